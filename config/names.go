@@ -1,0 +1,64 @@
+package config
+
+import "fmt"
+
+// Names derive every container, host and volume name from the cluster name,
+// so templates, components and tests agree on them.
+
+// NodeName is the i-th (1-based) PostgreSQL node: its container, hostname,
+// Patroni member name and Consul agent node name.
+func (c Config) NodeName(i int) string { return fmt.Sprintf("%s-pg-%d", c.Cluster.Name, i) }
+
+// ServerName is the i-th (1-based) Consul server.
+func (c Config) ServerName(i int) string { return fmt.Sprintf("%s-consul-%d", c.Cluster.Name, i) }
+
+// AgentContainer is the Consul agent sidecar of node i.
+func (c Config) AgentContainer(i int) string { return c.NodeName(i) + "-consul" }
+
+// PMMClientContainer is the pmm-client sidecar of node i.
+func (c Config) PMMClientContainer(i int) string { return c.NodeName(i) + "-pmm" }
+
+// HAProxyName is the router's container and host name.
+func (c Config) HAProxyName() string { return c.Cluster.Name + "-haproxy" }
+
+// PMMName is the PMM server's container and host name.
+func (c Config) PMMName() string { return c.Cluster.Name + "-pmm" }
+
+// ACLJobName is the one-shot container that creates Consul ACL policies and tokens.
+func (c Config) ACLJobName() string { return c.Cluster.Name + "-consul-acl" }
+
+// NetworkName is the bridge network.
+func (c Config) NetworkName() string { return c.Cluster.Name + "-net" }
+
+// ServiceName is the Patroni scope and the Consul service it registers.
+func (c Config) ServiceName() string { return c.Cluster.Name }
+
+// ConsulServerSAN is the name Consul's verify_server_hostname expects in
+// every server certificate.
+func (c Config) ConsulServerSAN() string {
+	return fmt.Sprintf("server.%s.%s", c.Consul.Datacenter, c.Consul.Domain)
+}
+
+// Addresses is how many addresses the bridge network must hand out.
+func (c Config) Addresses() int {
+	n := c.Postgres.Nodes + c.Consul.Servers + 2 // HAProxy, ACL job
+	if c.PMM.On() {
+		n++
+	}
+	return n
+}
+
+// PublishedPorts maps each published port's dotted key to its value.
+func (c Config) PublishedPorts() map[string]int {
+	p := map[string]int{
+		"ports.write":    c.Ports.Write,
+		"ports.read":     c.Ports.Read,
+		"ports.stats":    c.Ports.Stats,
+		"ports.metrics":  c.Ports.Metrics,
+		"ports.consulUi": c.Ports.ConsulUI,
+	}
+	if c.PMM.On() {
+		p["ports.pmm"] = c.Ports.PMM
+	}
+	return p
+}

@@ -1,0 +1,224 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var (
+	dnsLabel  = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
+	paramName = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)
+	imageRef  = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
+)
+
+// maxNameLen keeps the longest derived name ("<name>-pg-NN-consul") a DNS label.
+const maxNameLen = 40
+
+// managedParameters are PostgreSQL settings the program owns: overriding them
+// would break TLS, authentication or how Patroni reaches the node.
+var managedParameters = []string{
+	"hba_file", "listen_addresses", "password_encryption", "port", "ssl",
+	"ssl_ca_file", "ssl_cert_file", "ssl_key_file", "unix_socket_directories",
+}
+
+// Validate checks a defaulted config and returns every problem, in key order
+// of the config struct. It is pure: nothing is registered.
+func (c Config) Validate() Problems {
+	var ps Problems
+	c.validateCluster(&ps)
+	c.validatePostgres(&ps)
+	c.validateConsul(&ps)
+	c.validateHAProxy(&ps)
+	c.validateTLS(&ps)
+	c.validateNetwork(&ps)
+	c.validatePorts(&ps)
+	c.validateImages(&ps)
+	return ps
+}
+
+func (c Config) validateCluster(ps *Problems) {
+	n := c.Cluster.Name
+	if !dnsLabel.MatchString(n) || len(n) > maxNameLen {
+		ps.add("cluster.name", "%q is not usable as a DNS label and container-name prefix; allowed: 1-%d of a-z, 0-9 and '-', starting with a letter, not ending with '-'", n, maxNameLen)
+	}
+}
+
+func (c Config) validatePostgres(ps *Problems) {
+	p := c.Postgres
+	between(ps, "postgres.nodes", p.Nodes, 2, 64, "a cluster needs a leader and at least one replica")
+	if p.TTL < 20 {
+		ps.add("postgres.ttl", "%d is below Patroni's minimum 20", p.TTL)
+	}
+	if p.LoopWait < 1 {
+		ps.add("postgres.loopWait", "%d is below Patroni's minimum 1", p.LoopWait)
+	}
+	if p.RetryTimeout < 3 {
+		ps.add("postgres.retryTimeout", "%d is below Patroni's minimum 3", p.RetryTimeout)
+	}
+	if p.LoopWait+2*p.RetryTimeout > p.TTL {
+		ps.add("postgres.ttl", "%d is less than loopWait + 2*retryTimeout = %d + 2*%d = %d; Patroni requires loop_wait + 2*retry_timeout <= ttl",
+			p.TTL, p.LoopWait, p.RetryTimeout, p.LoopWait+2*p.RetryTimeout)
+	}
+	if p.SynchronousNodeCount < 1 {
+		ps.add("postgres.synchronousNodeCount", "%d is below 1", p.SynchronousNodeCount)
+	} else if p.Synchronous() && p.Nodes < p.SynchronousNodeCount+1 {
+		ps.add("postgres.synchronousMode", "true with synchronousNodeCount %d needs at least %d nodes, postgres.nodes is %d; allowed: more nodes, a lower count, or synchronousMode false",
+			p.SynchronousNodeCount, p.SynchronousNodeCount+1, p.Nodes)
+	}
+	if p.MaximumLagOnFailover < 0 {
+		ps.add("postgres.maximumLagOnFailover", "%d is negative; allowed: bytes >= 0", p.MaximumLagOnFailover)
+	}
+	between(ps, "postgres.maxConnections", p.MaxConnections, 10, 10000, "")
+	between(ps, "postgres.waitTimeoutSeconds", p.WaitTimeoutSeconds, 30, 3600, "")
+	for _, k := range sortedKeys(p.Parameters) {
+		key := "postgres.parameters." + k
+		switch {
+		case !paramName.MatchString(k):
+			ps.add(key, "%q is not a PostgreSQL parameter name; allowed: lower-case letters, digits, '_' and '.'", k)
+		case contains(managedParameters, k):
+			ps.add(key, "is managed by postgres-ha and cannot be overridden; managed: %s", strings.Join(managedParameters, ", "))
+		case k == "max_connections":
+			ps.add(key, "set postgres.maxConnections instead")
+		}
+	}
+}
+
+func (c Config) validateConsul(ps *Problems) {
+	k := c.Consul
+	if k.Servers < 1 || k.Servers > 7 || k.Servers%2 == 0 {
+		ps.add("consul.servers", "%d is not allowed; allowed: an odd number from 1 to 7 (Raft needs a majority)", k.Servers)
+	}
+	if !dnsLabel.MatchString(k.Datacenter) {
+		ps.add("consul.datacenter", "%q is not a DNS label; allowed: a-z, 0-9 and '-'", k.Datacenter)
+	}
+	if !dnsLabel.MatchString(k.Domain) {
+		ps.add("consul.domain", "%q is not a DNS label; allowed: a-z, 0-9 and '-'", k.Domain)
+	}
+	interval := duration(ps, "consul.gossip.probeInterval", k.Gossip.ProbeInterval, 100*time.Millisecond, time.Minute)
+	timeout := duration(ps, "consul.gossip.probeTimeout", k.Gossip.ProbeTimeout, 50*time.Millisecond, time.Minute)
+	if interval > 0 && timeout > 0 && timeout >= interval {
+		ps.add("consul.gossip.probeTimeout", "%s is not shorter than consul.gossip.probeInterval %s; allowed: a timeout below the interval", k.Gossip.ProbeTimeout, k.Gossip.ProbeInterval)
+	}
+	between(ps, "consul.gossip.suspicionMult", k.Gossip.SuspicionMult, 1, 10, "")
+}
+
+func (c Config) validateHAProxy(ps *Problems) {
+	duration(ps, "haproxy.checkInterval", c.HAProxy.CheckInterval, 100*time.Millisecond, time.Minute)
+	between(ps, "haproxy.maxConn", c.HAProxy.MaxConn, 1, 100000, "")
+}
+
+func (c Config) validateTLS(ps *Problems) {
+	t := c.TLS
+	switch t.Algorithm {
+	case "ECDSA":
+		if !contains([]string{"P256", "P384", "P521"}, t.EcdsaCurve) {
+			ps.add("tls.ecdsaCurve", "%q is not allowed; allowed: P256, P384, P521 (Go's TLS in Consul rejects P224)", t.EcdsaCurve)
+		}
+	case "RSA":
+		if t.RsaBits != 2048 && t.RsaBits != 3072 && t.RsaBits != 4096 {
+			ps.add("tls.rsaBits", "%d is not allowed; allowed: 2048, 3072, 4096", t.RsaBits)
+		}
+	default:
+		ps.add("tls.algorithm", "%q is not allowed; allowed: ECDSA, RSA", t.Algorithm)
+	}
+	if t.EarlyRenewalHours < 0 {
+		ps.add("tls.earlyRenewalHours", "%d is negative; allowed: hours >= 0", t.EarlyRenewalHours)
+	}
+	if t.ValidityHours <= t.EarlyRenewalHours {
+		ps.add("tls.validityHours", "%d is not longer than the renewal window tls.earlyRenewalHours %d; certificates would be renewed on every run", t.ValidityHours, t.EarlyRenewalHours)
+	}
+	if t.CAValidityHours < t.ValidityHours {
+		ps.add("tls.caValidityHours", "%d is shorter than tls.validityHours %d; leaf certificates would outlive their CA", t.CAValidityHours, t.ValidityHours)
+	}
+}
+
+func (c Config) validateNetwork(ps *Problems) {
+	s := c.Network.Subnet
+	ip, ipnet, err := net.ParseCIDR(s)
+	if err != nil || ip.To4() == nil {
+		ps.add("network.subnet", "%q is not an IPv4 CIDR such as 172.28.0.0/24", s)
+		return
+	}
+	if !ip.Equal(ipnet.IP) {
+		ps.add("network.subnet", "%q has host bits set; allowed: the network address %s", s, ipnet.String())
+	}
+	ones, bits := ipnet.Mask.Size()
+	usable := 1<<(bits-ones) - 3 // network, broadcast, gateway
+	if need := c.Addresses(); usable < need {
+		ps.add("network.subnet", "%q has %d usable addresses but the cluster needs %d; allowed: a larger subnet (smaller prefix)", s, max(usable, 0), need)
+	}
+}
+
+func (c Config) validatePorts(ps *Problems) {
+	if net.ParseIP(c.Ports.BindAddress) == nil {
+		ps.add("ports.bindAddress", "%q is not an IP address; allowed: e.g. 0.0.0.0 or 127.0.0.1", c.Ports.BindAddress)
+	}
+	seen := map[int]string{}
+	published := c.PublishedPorts()
+	for _, key := range sortedKeys(published) {
+		port := published[key]
+		if port < 1 || port > 65535 {
+			ps.add(key, "%d is out of range; allowed: 1-65535", port)
+			continue
+		}
+		if other, dup := seen[port]; dup {
+			ps.add(key, "%d is already used by %s; allowed: a port no other setting uses", port, other)
+			continue
+		}
+		seen[port] = key
+	}
+}
+
+func (c Config) validateImages(ps *Problems) {
+	images := map[string]string{
+		"images.baseImage": c.Images.BaseImage,
+		"images.patroni":   c.Images.Patroni,
+		"images.consul":    c.Images.Consul,
+		"images.haproxy":   c.Images.HAProxy,
+	}
+	if c.PMM.On() {
+		images["images.pmmServer"] = c.Images.PMMServer
+		images["images.pmmClient"] = c.Images.PMMClient
+	}
+	for _, key := range sortedKeys(images) {
+		if ref := images[key]; !imageRef.MatchString(ref) {
+			ps.add(key, "%q is not an image reference; allowed: a non-empty name such as repo/name:tag, lower-case repository, no spaces", ref)
+		}
+	}
+}
+
+func between(ps *Problems, key string, v, lo, hi int, why string) {
+	if v < lo || v > hi {
+		msg := fmt.Sprintf("%d is out of range; allowed: %d to %d", v, lo, hi)
+		if why != "" {
+			msg += " (" + why + ")"
+		}
+		ps.add(key, "%s", msg)
+	}
+}
+
+// duration parses a Go duration and checks its bounds; 0 means invalid.
+func duration(ps *Problems, key, v string, lo, hi time.Duration) time.Duration {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		ps.add(key, "%q is not a duration; allowed: Go form such as 500ms or 2s", v)
+		return 0
+	}
+	if d < lo || d > hi {
+		ps.add(key, "%s is out of range; allowed: %s to %s", v, lo, hi)
+		return 0
+	}
+	return d
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
