@@ -98,6 +98,9 @@ type TLS struct {
 // Network is the bridge network every container joins.
 type Network struct {
 	Subnet string `json:"subnet"`
+	// PublicHost is the name clients use to reach the published ports; it
+	// goes into the server certificates and the connection URIs.
+	PublicHost string `json:"publicHost"`
 }
 
 // Ports are the host ports the cluster publishes.

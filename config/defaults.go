@@ -51,6 +51,7 @@ func (c *Config) ApplyDefaults() {
 	num(&t.EarlyRenewalHours, 720)
 
 	str(&c.Network.Subnet, "172.28.0.0/24")
+	str(&c.Network.PublicHost, "localhost")
 
 	o := &c.Ports
 	str(&o.BindAddress, "0.0.0.0")

@@ -10,6 +10,7 @@ import (
 
 var (
 	dnsLabel  = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
+	hostname  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 	paramName = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)
 	imageRef  = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
 )
@@ -136,6 +137,9 @@ func (c Config) validateTLS(ps *Problems) {
 }
 
 func (c Config) validateNetwork(ps *Problems) {
+	if h := c.Network.PublicHost; net.ParseIP(h) == nil && !hostname.MatchString(h) {
+		ps.add("network.publicHost", "%q is neither a host name nor an IP address", h)
+	}
 	s := c.Network.Subnet
 	ip, ipnet, err := net.ParseCIDR(s)
 	if err != nil || ip.To4() == nil {
