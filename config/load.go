@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -37,7 +38,10 @@ func (m MapSource) Keys() []string {
 // validates. The error, if any, lists every problem found, each naming its
 // dotted key, the bad value and what is allowed.
 func Load(src Source) (Config, error) {
-	var c Config
+	// Decode over the defaults rather than defaulting afterwards: an explicit
+	// zero ("servers: 0", "earlyRenewalHours: 0", `patroni: ""`) is then kept
+	// and validated instead of being taken for unset. null keeps the default.
+	c := Defaults()
 	var errs Problems
 	root := reflect.ValueOf(&c).Elem()
 	known := map[string]bool{}
@@ -57,7 +61,6 @@ func Load(src Source) (Config, error) {
 		}
 		errs.add(key, "unknown key; allowed: %s", strings.Join(sortedKeys(known), ", "))
 	}
-	c.ApplyDefaults()
 	errs = append(errs, c.Validate()...)
 	if len(errs) > 0 {
 		return c, errs
@@ -82,6 +85,9 @@ func decodeObject(path string, raw []byte, dst reflect.Value, errs *Problems) {
 		i, ok := byName[key]
 		if !ok {
 			errs.add(sub, "unknown key; allowed: %s", strings.Join(sortedKeys(byName), ", "))
+			continue
+		}
+		if bytes.Equal(bytes.TrimSpace(fields[key]), []byte("null")) {
 			continue
 		}
 		f := dst.Field(i)
