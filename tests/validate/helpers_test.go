@@ -1,0 +1,448 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/postgres-ha/postgres-ha/config"
+	"github.com/postgres-ha/postgres-ha/templates"
+	"github.com/postgres-ha/postgres-ha/tests/internal/realpki"
+)
+
+// stack is one rendered stack with its real PKI.
+type stack struct {
+	name  string
+	cfg   config.Config
+	files []templates.File
+	pki   *realpki.PKI
+}
+
+// file returns the rendered file "<container>/<name>".
+func (s *stack) file(t *testing.T, name string) string {
+	t.Helper()
+	for _, f := range s.files {
+		if f.Name == name {
+			return f.Content
+		}
+	}
+	t.Fatalf("stack %s renders no file %q", s.name, name)
+	return ""
+}
+
+// stackConfigs are the stacks every validator checks: the dev defaults, a
+// large cluster without synchronous mode, one without PMM, and one with every
+// name, port, datacenter and the key algorithm changed.
+func stackConfigs() []struct {
+	name string
+	cfg  config.Config
+} {
+	f := false
+	dev := config.Defaults()
+
+	big := config.Defaults()
+	big.Postgres.Nodes = 5
+	big.Consul.Servers = 5
+	big.Postgres.SynchronousMode = &f
+	big.TLS.EcdsaCurve = "P384"
+
+	nopmm := config.Defaults()
+	nopmm.PMM.Enabled = &f
+
+	orders := config.Defaults()
+	orders.Cluster.Name = "orders"
+	orders.Consul.Datacenter = "eu1"
+	orders.Consul.Domain = "internal"
+	orders.Network.Subnet = "10.77.0.0/24"
+	orders.Ports = config.Ports{BindAddress: "127.0.0.1", Write: 6432, Read: 6433, Stats: 6434,
+		Metrics: 6435, ConsulUI: 6436, PMM: 6437}
+	orders.Postgres.Parameters = map[string]string{"work_mem": "16MB", "log_min_duration_statement": "250"}
+	orders.Postgres.SynchronousNodeCount = 2
+	orders.HAProxy.CheckInterval = "1s"
+	orders.Consul.Gossip = config.Gossip{ProbeInterval: "1s", ProbeTimeout: "500ms", SuspicionMult: 4}
+	orders.TLS.Algorithm = "RSA"
+	orders.TLS.RsaBits = 2048
+
+	return []struct {
+		name string
+		cfg  config.Config
+	}{{"dev", dev}, {"big", big}, {"nopmm", nopmm}, {"orders", orders}}
+}
+
+var (
+	stacksOnce sync.Once
+	stacksAll  []*stack
+	stacksErr  error
+)
+
+// stacks renders every stack and issues its PKI once per test binary.
+func stacks(t *testing.T) []*stack {
+	t.Helper()
+	stacksOnce.Do(func() {
+		for _, sc := range stackConfigs() {
+			c := sc.cfg
+			c.ApplyDefaults()
+			if ps := c.Validate(); len(ps) > 0 {
+				stacksErr = fmt.Errorf("stack %s: %v", sc.name, ps)
+				return
+			}
+			files, err := templates.All(c, templates.Placeholders(c))
+			if err != nil {
+				stacksErr = fmt.Errorf("rendering stack %s: %w", sc.name, err)
+				return
+			}
+			pki, err := realpki.New(c)
+			if err != nil {
+				stacksErr = fmt.Errorf("PKI of stack %s: %w", sc.name, err)
+				return
+			}
+			stacksAll = append(stacksAll, &stack{name: sc.name, cfg: c, files: files, pki: pki})
+		}
+	})
+	if stacksErr != nil {
+		t.Fatal(stacksErr)
+	}
+	return stacksAll
+}
+
+// containerPaths is the test-only substitution: each container path prefix a
+// rendered file names is moved under a temporary root, so the validators find
+// the files where the config says they are. Nothing else in a file changes.
+// /usr/lib/postgresql/15/bin is not moved: postgresql-15 installs it.
+var containerPaths = []string{
+	templates.UploadRoot,             // /etc/postgres-ha
+	templates.RuntimeRoot,            // /run/postgres-ha
+	templates.MustPath("consulData"), // /var/lib/postgres-ha/consul
+	templates.MustPath("pgData"),     // /var/lib/postgresql/data/pgdata
+	templates.MustPath("pgSocket"),   // /run/postgresql
+}
+
+// rooted is a container file system under a temporary directory.
+type rooted struct{ dir string }
+
+func newRoot(t *testing.T) rooted {
+	t.Helper()
+	return rooted{dir: t.TempDir()}
+}
+
+// path maps a container path to the host.
+func (r rooted) path(containerPath string) string { return filepath.Join(r.dir, containerPath) }
+
+// rewrite moves every container path prefix in content under the root.
+func (r rooted) rewrite(content string) string {
+	pairs := make([]string, 0, 2*len(containerPaths))
+	for _, p := range containerPaths {
+		pairs = append(pairs, p, r.path(p))
+	}
+	return strings.NewReplacer(pairs...).Replace(content)
+}
+
+// write puts data at a container path, creating its directory.
+func (r rooted) write(t *testing.T, containerPath string, data []byte, mode os.FileMode) string {
+	t.Helper()
+	p := r.path(containerPath)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// mkdir creates a container directory.
+func (r rooted) mkdir(t *testing.T, containerPath string) string {
+	t.Helper()
+	p := r.path(containerPath)
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// need returns the path of a tool; a missing tool skips the test with the
+// install step to run, or fails it under CI=true.
+func need(t *testing.T, tool, install string) string {
+	t.Helper()
+	var p string
+	var err error
+	if strings.Contains(tool, "/") {
+		if _, err = os.Stat(tool); err == nil {
+			p = tool
+		}
+	} else {
+		p, err = exec.LookPath(tool)
+	}
+	if err != nil {
+		msg := fmt.Sprintf("%s not found (%v); run %s", tool, err, install)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
+
+const (
+	installDeps  = "scripts/install-deps"
+	buildConsul  = "scripts/build-consul"
+	pgBin        = "/usr/lib/postgresql/15/bin"
+	consulWanted = "v1.16.1"
+)
+
+// repoRoot is the directory holding go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+var consulVersionOnce sync.Once
+var consulVersionErr error
+
+// consulBin is .cache/bin/consul, which must be Consul v1.16.1.
+func consulBin(t *testing.T) string {
+	t.Helper()
+	bin := need(t, filepath.Join(repoRoot(t), ".cache", "bin", "consul"), buildConsul)
+	consulVersionOnce.Do(func() {
+		out, err := exec.Command(bin, "version").CombinedOutput()
+		if err != nil {
+			consulVersionErr = fmt.Errorf("%s version: %v\n%s", bin, err, out)
+		} else if first, _, _ := strings.Cut(string(out), "\n"); first != "Consul "+consulWanted {
+			consulVersionErr = fmt.Errorf("%s is %q, want Consul %s; run %s", bin, first, consulWanted, buildConsul)
+		}
+	})
+	if consulVersionErr != nil {
+		t.Fatal(consulVersionErr)
+	}
+	return bin
+}
+
+// result is a finished command.
+type result struct {
+	cmd    string
+	code   int
+	stdout string
+	stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("$ %s\nexit %d\n--- stdout\n%s--- stderr\n%s", r.cmd, r.code, r.stdout, r.stderr)
+}
+
+// output is stdout and stderr together.
+func (r result) output() string { return r.stdout + r.stderr }
+
+// run runs a command with a timeout and returns how it ended; only a
+// failure to start it at all fails the test.
+func run(t *testing.T, env []string, name string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{cmd: strings.Join(append([]string{name}, args...), " "), stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		r.code = exit.ExitCode()
+		if ctx.Err() != nil {
+			t.Fatalf("timed out:\n%s", r)
+		}
+	default:
+		t.Fatalf("%s: %v", r.cmd, err)
+	}
+	return r
+}
+
+// accept fails the test unless the command exited 0.
+func accept(t *testing.T, r result) {
+	t.Helper()
+	if r.code != 0 {
+		t.Errorf("validator rejected a rendered file:\n%s", r)
+	}
+}
+
+// reject fails the test unless the command exited non-zero and said why,
+// mentioning every one of want.
+func reject(t *testing.T, r result, want ...string) {
+	t.Helper()
+	if r.code == 0 {
+		t.Errorf("validator accepted a file broken on purpose:\n%s", r)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(r.output(), w) {
+			t.Errorf("validator rejected the broken file but did not mention %q:\n%s", w, r)
+		}
+	}
+}
+
+// replaceOnce replaces exactly one occurrence of old, failing if there is
+// none, so a negative test cannot silently stop breaking anything.
+func replaceOnce(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if n := strings.Count(s, old); n != 1 {
+		t.Fatalf("want exactly one %q in the rendered file, found %d", old, n)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+// pgUser is who runs PostgreSQL: the current user, or postgres under root
+// (PostgreSQL refuses to run as root).
+type pgUser struct {
+	asRoot   bool
+	uid, gid int
+}
+
+func postgresUser(t *testing.T) pgUser {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return pgUser{uid: os.Geteuid(), gid: os.Getegid()}
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		t.Fatalf("running as root and there is no postgres user to run PostgreSQL as (%v); run %s", err, installDeps)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	need(t, "setpriv", installDeps)
+	return pgUser{asRoot: true, uid: uid, gid: gid}
+}
+
+// command runs name as the PostgreSQL user.
+func (u pgUser) command(name string, args ...string) (string, []string) {
+	if !u.asRoot {
+		return name, args
+	}
+	return "setpriv", append([]string{"--reuid=" + strconv.Itoa(u.uid), "--regid=" + strconv.Itoa(u.gid),
+		"--init-groups", "--", name}, args...)
+}
+
+// chownTree gives dir and everything below it to the PostgreSQL user and
+// opens the directories above it for traversal.
+func (u pgUser) chownTree(t *testing.T, dir string) {
+	t.Helper()
+	if !u.asRoot {
+		return
+	}
+	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, u.uid, u.gid)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// t.TempDir's directories are 0700: let the postgres user through.
+	for p := filepath.Dir(dir); p != os.TempDir() && p != "/" && p != "."; p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// freePort is a TCP port on 127.0.0.1 that nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// splitHostPort fails the test on a malformed address.
+func splitHostPort(t *testing.T, hostport string) (string, int) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		t.Fatalf("%q: %v", hostport, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatalf("%q: %v", hostport, err)
+	}
+	return h, port
+}
+
+// counter tallies what each validator checked, reported at the end.
+type counter struct {
+	mu     sync.Mutex
+	files  map[string]int
+	stacks map[string]map[string]bool
+}
+
+var checked = &counter{files: map[string]int{}, stacks: map[string]map[string]bool{}}
+
+func (c *counter) add(validator, stack string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.files[validator]++
+	if c.stacks[validator] == nil {
+		c.stacks[validator] = map[string]bool{}
+	}
+	c.stacks[validator][stack] = true
+}
+
+func (c *counter) report() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := make([]string, 0, len(c.files))
+	for n := range c.files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-26s %3d files accepted across %d stacks\n", n, c.files[n], len(c.stacks[n]))
+	}
+	return b.String()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if r := checked.report(); r != "" {
+		fmt.Print("validators:\n" + r)
+	}
+	os.Exit(code)
+}
+
+// replaceFirst replaces the first occurrence of old, failing if there is none.
+func replaceFirst(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("want %q in the rendered file", old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
