@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"net"
+)
 
 // Key usages, spelled as pulumi-tls wants them (snake_case).
 const (
@@ -32,11 +35,16 @@ var (
 // certificate to Patroni's REST API.
 func (c Config) Certs() []CertSpec {
 	public := c.Network.PublicHost
+	ips := []string{"127.0.0.1"}
+	if net.ParseIP(public) != nil {
+		ips = uniq("127.0.0.1", public)
+		public = "localhost"
+	}
 	var cs []CertSpec
 	for i := 1; i <= c.Consul.Servers; i++ {
 		n := c.ServerName(i)
 		cs = append(cs, CertSpec{Name: "consul-" + n, CommonName: n,
-			DNSNames: uniq(n, c.ConsulServerSAN(), "localhost", public), IPs: []string{"127.0.0.1"}, Usages: serverAndClient})
+			DNSNames: uniq(n, c.ConsulServerSAN(), "localhost", public), IPs: ips, Usages: serverAndClient})
 	}
 	for i := 1; i <= c.Postgres.Nodes; i++ {
 		n := c.NodeName(i)
@@ -48,18 +56,18 @@ func (c Config) Certs() []CertSpec {
 			// HAProxy's TCP passthrough verify this certificate against the
 			// name they dialled, so HAProxy's names are here too.
 			CertSpec{Name: "node-" + n, CommonName: n,
-				DNSNames: uniq(n, c.HAProxyName(), "localhost", public), IPs: []string{"127.0.0.1"}, Usages: serverAndClient})
+				DNSNames: uniq(n, c.HAProxyName(), "localhost", public), IPs: ips, Usages: serverAndClient})
 	}
 	cs = append(cs,
 		CertSpec{Name: "haproxy", CommonName: c.HAProxyName(),
-			DNSNames: uniq(c.HAProxyName(), "localhost", public), IPs: []string{"127.0.0.1"}, Usages: serverAndClient},
+			DNSNames: uniq(c.HAProxyName(), "localhost", public), IPs: ips, Usages: serverAndClient},
 		CertSpec{Name: "consul-acl", CommonName: c.ACLJobName(), DNSNames: []string{c.ACLJobName()}, Usages: clientOnly},
 		// For operators: patronictl, the Consul CLI and UI.
 		CertSpec{Name: "admin", CommonName: c.Cluster.Name + "-admin", Usages: clientOnly},
 	)
 	if c.PMM.On() {
 		cs = append(cs, CertSpec{Name: "pmm", CommonName: c.PMMName(),
-			DNSNames: uniq(c.PMMName(), "localhost", public), IPs: []string{"127.0.0.1"}, Usages: serverAndClient})
+			DNSNames: uniq(c.PMMName(), "localhost", public), IPs: ips, Usages: serverAndClient})
 	}
 	return cs
 }

@@ -123,6 +123,10 @@ type Images struct {
 	HAProxy   string `json:"haproxy"`
 	PMMServer string `json:"pmmServer"`
 	PMMClient string `json:"pmmClient"`
+	// BuildNetwork is the network of the Patroni image build (like
+	// `docker build --network`); "host" lets apt reach a mirror that build
+	// containers cannot. Empty means Docker's default.
+	BuildNetwork string `json:"buildNetwork"`
 }
 
 // IsRunning reports whether containers should run.

@@ -1,0 +1,151 @@
+// Package cluster is the postgres-ha program: it reads and validates the
+// stack config, then declares the whole cluster as components. main.go runs
+// Program with pulumi.Run; tests run the same function under mocks.
+package cluster
+
+import (
+	"fmt"
+	"net/url"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/postgres-ha/postgres-ha/components"
+	"github.com/postgres-ha/postgres-ha/config"
+	"github.com/postgres-ha/postgres-ha/templates"
+)
+
+// Program declares the cluster. An invalid config returns every problem
+// before one resource is registered.
+func Program(ctx *pulumi.Context) error {
+	c, err := config.Load(contextSource{ctx})
+	if err != nil {
+		return err
+	}
+	return Deploy(ctx, c)
+}
+
+// Deploy declares the cluster of a loaded, valid config.
+func Deploy(ctx *pulumi.Context, c config.Config) error {
+	name := c.Cluster.Name
+
+	secrets, err := components.NewSecrets(ctx, name, &components.SecretsArgs{
+		Tokens: templates.Tokens(c), Nodes: templates.NodeNames(c),
+	})
+	if err != nil {
+		return fmt.Errorf("creating secrets: %w", err)
+	}
+	pki, err := components.NewPKI(ctx, name, &components.PKIArgs{Cluster: name, TLS: c.TLS, Certs: c.Certs()})
+	if err != nil {
+		return fmt.Errorf("creating PKI: %w", err)
+	}
+	network, err := components.NewNetwork(ctx, name, &components.NetworkArgs{
+		Cluster: name, Name: c.NetworkName(), Subnet: c.Network.Subnet,
+	})
+	if err != nil {
+		return fmt.Errorf("creating network: %w", err)
+	}
+	images, err := components.NewImages(ctx, name, &components.ImagesArgs{
+		Images: c.Images, RootDir: ctx.RootDirectory(), PMM: c.PMM.On(),
+	})
+	if err != nil {
+		return fmt.Errorf("creating images: %w", err)
+	}
+	rt := components.Runtime{Cluster: name, Network: network.Name, Running: c.Cluster.IsRunning()}
+
+	consul, err := components.NewConsulCluster(ctx, name, &components.ConsulClusterArgs{
+		Config: c, Runtime: rt, Image: images.Consul, CACert: pki.CACert, Leaves: pki.Leaves, Values: secrets.Values,
+	})
+	if err != nil {
+		return fmt.Errorf("creating consul servers: %w", err)
+	}
+
+	// Nodes start after the servers and, when running, after the ACL job
+	// has created their tokens.
+	nodeDeps := []pulumi.Resource{}
+	for _, s := range consul.Servers {
+		nodeDeps = append(nodeDeps, s)
+	}
+	if rt.Running {
+		acl, err := components.NewConsulACL(ctx, name, &components.ConsulACLArgs{
+			Config: c, Runtime: rt, Image: images.Consul, CACert: pki.CACert, Leaf: pki.Leaves["consul-acl"],
+			Values: secrets.Values, ManagementToken: secrets.ManagementToken,
+		}, pulumi.DependsOn(nodeDeps))
+		if err != nil {
+			return fmt.Errorf("creating consul ACL job: %w", err)
+		}
+		nodeDeps = append(nodeDeps, acl.Job)
+	}
+
+	var pmm *components.PMMServer
+	if c.PMM.On() {
+		pmm, err = components.NewPMMServer(ctx, name, &components.PMMServerArgs{
+			Config: c, Runtime: rt, Image: images.PMMServer, CACert: pki.CACert, Leaf: pki.Leaves["pmm"],
+			AdminPassword: secrets.PMMAdminPassword,
+		})
+		if err != nil {
+			return fmt.Errorf("creating PMM server: %w", err)
+		}
+		nodeDeps = append(nodeDeps, pmm.Container)
+	}
+
+	var nodes []pulumi.Resource
+	var nodeNames []string
+	for i := 1; i <= c.Postgres.Nodes; i++ {
+		n := c.NodeName(i)
+		node, err := components.NewPostgresNode(ctx, n, &components.PostgresNodeArgs{
+			Config: c, Runtime: rt, Index: i,
+			PatroniImage: images.Patroni, ConsulImage: images.Consul, PMMClientImage: images.PMMClient,
+			CACert: pki.CACert, NodeLeaf: pki.Leaves["node-"+n], AgentLeaf: pki.Leaves["consul-"+n],
+			Values: secrets.Values,
+		}, pulumi.DependsOn(nodeDeps))
+		if err != nil {
+			return fmt.Errorf("creating postgres node %d: %w", i, err)
+		}
+		nodes = append(nodes, node)
+		nodeNames = append(nodeNames, n)
+	}
+
+	haproxy, err := components.NewHAProxy(ctx, name, &components.HAProxyArgs{
+		Config: c, Runtime: rt, Image: images.HAProxy, CACert: pki.CACert, Leaf: pki.Leaves["haproxy"], Values: secrets.Values,
+	}, pulumi.DependsOn(nodes))
+	if err != nil {
+		return fmt.Errorf("creating haproxy: %w", err)
+	}
+
+	exportOutputs(ctx, c, pki, secrets, haproxy, nodeNames)
+	return nil
+}
+
+// exportOutputs publishes endpoints in plain text and every credential, and
+// the URIs that embed one, as secrets.
+func exportOutputs(ctx *pulumi.Context, c config.Config, pki *components.PKI, s *components.Secrets, h *components.HAProxy, nodes []string) {
+	host := c.Network.PublicHost
+	ctx.Export("writeEndpoint", pulumi.String(fmt.Sprintf("%s:%d", host, c.Ports.Write)))
+	ctx.Export("readEndpoint", pulumi.String(fmt.Sprintf("%s:%d", host, c.Ports.Read)))
+	ctx.Export("consulUiUrl", pulumi.String(fmt.Sprintf("https://%s:%d/ui/", host, c.Ports.ConsulUI)))
+	ctx.Export("haproxyStatsUrl", pulumi.String(fmt.Sprintf("https://%s:%d/", host, c.Ports.Stats)))
+	ctx.Export("haproxyMetricsUrl", pulumi.String(fmt.Sprintf("https://%s:%d/metrics", host, c.Ports.Metrics)))
+	if c.PMM.On() {
+		ctx.Export("pmmUrl", pulumi.String(fmt.Sprintf("https://%s:%d/", host, c.Ports.PMM)))
+		ctx.Export("pmmAdminPassword", s.PMMAdminPassword)
+	}
+	ctx.Export("caCert", pki.CACert)
+	ctx.Export("adminClientCert", pki.Leaves["admin"].Cert)
+	ctx.Export("adminClientKey", pki.Leaves["admin"].Key)
+	ctx.Export("haproxy", h.Name)
+	ctx.Export("nodes", pulumi.ToStringArray(nodes))
+	ctx.Export("superuserPassword", s.SuperuserPassword)
+	ctx.Export("haproxyStatsPassword", s.StatsPassword)
+	ctx.Export("patroniRestPassword", s.RestAPIPassword)
+	ctx.Export("consulManagementToken", s.ManagementToken)
+	uri := func(port int) pulumi.StringOutput {
+		return pulumi.ToSecret(s.SuperuserPassword.ApplyT(func(pw string) string {
+			u := url.URL{Scheme: "postgresql", User: url.UserPassword("postgres", pw),
+				Host: fmt.Sprintf("%s:%d", host, port), Path: "/postgres",
+				RawQuery: "sslmode=verify-full&sslrootcert=ca.crt"}
+			return u.String()
+		})).(pulumi.StringOutput)
+	}
+	ctx.Export("writeUri", uri(c.Ports.Write))
+	ctx.Export("readUri", uri(c.Ports.Read))
+}

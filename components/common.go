@@ -1,0 +1,111 @@
+// Package components holds the ComponentResources of postgres-ha, one per
+// file: PKI, Secrets, Network, Images, ConsulCluster, ConsulACL,
+// PostgresNode, HAProxy and PMMServer. Each takes typed Args, parents its
+// children and registers its outputs.
+//
+// Components take the Docker provider (through the usual resource options)
+// and the names they need as inputs; only Network knows that today every
+// container shares one bridge network.
+package components
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// pkg is the first part of every component's type token.
+const pkg = "postgres-ha:components:"
+
+// Label keys every Docker object carries, so a cluster's objects can be
+// listed and cleaned up as one.
+const (
+	LabelCluster   = "postgres-ha.cluster"
+	LabelComponent = "postgres-ha.component"
+)
+
+// Runtime is what every container shares: where it runs and whether it runs.
+type Runtime struct {
+	// Cluster is the cluster name, for labels.
+	Cluster string
+	// Network is the bridge network's name.
+	Network pulumi.StringInput
+	// Running false creates containers stopped (the old `make stop`).
+	Running bool
+}
+
+func containerLabels(cluster, component string) docker.ContainerLabelArray {
+	return docker.ContainerLabelArray{
+		docker.ContainerLabelArgs{Label: pulumi.String(LabelCluster), Value: pulumi.String(cluster)},
+		docker.ContainerLabelArgs{Label: pulumi.String(LabelComponent), Value: pulumi.String(component)},
+	}
+}
+
+func volumeLabels(cluster, component string) docker.VolumeLabelArray {
+	return docker.VolumeLabelArray{
+		docker.VolumeLabelArgs{Label: pulumi.String(LabelCluster), Value: pulumi.String(cluster)},
+		docker.VolumeLabelArgs{Label: pulumi.String(LabelComponent), Value: pulumi.String(component)},
+	}
+}
+
+// lifecycle applies the running switch. A stopped container must not be
+// MustRun, or a refresh that finds it stopped would delete it; its restart
+// policy is "no" so a Docker daemon restart does not start it either.
+func (r Runtime) lifecycle(a *docker.ContainerArgs) {
+	a.Start = pulumi.Bool(r.Running)
+	a.MustRun = pulumi.Bool(r.Running)
+	if r.Running {
+		a.Restart = pulumi.String("unless-stopped")
+	} else {
+		a.Restart = pulumi.String("no")
+		a.Wait = nil
+	}
+}
+
+// upload is one file for a container.
+type upload struct {
+	path    string
+	content pulumi.StringInput
+	mode    string
+}
+
+func uploads(us ...upload) docker.ContainerUploadArray {
+	arr := make(docker.ContainerUploadArray, len(us))
+	for i, u := range us {
+		arr[i] = docker.ContainerUploadArgs{File: pulumi.String(u.path), Content: u.content, Permissions: pulumi.String(u.mode)}
+	}
+	return arr
+}
+
+// public is a world-readable file (certificates, non-secret configs).
+func public(path string, content pulumi.StringInput) upload {
+	return upload{path, content, "0644"}
+}
+
+// private is a root-only file; its content is made a secret.
+func private(path string, content pulumi.StringOutput) upload {
+	return upload{path, pulumi.ToSecret(content).(pulumi.StringOutput), "0600"}
+}
+
+// curlTLS is the curl prefix for healthchecks that must present a client
+// certificate (every HTTPS endpoint in the cluster requires one).
+func curlTLS(ca, cert, key string) string {
+	return fmt.Sprintf("curl -sf --max-time 2 --cacert %s --cert %s --key %s", ca, cert, key)
+}
+
+func healthcheck(cmd string) *docker.ContainerHealthcheckArgs {
+	return &docker.ContainerHealthcheckArgs{
+		Tests:       pulumi.StringArray{pulumi.String("CMD-SHELL"), pulumi.String(cmd)},
+		Interval:    pulumi.String("2s"),
+		Timeout:     pulumi.String("3s"),
+		Retries:     pulumi.Int(3),
+		StartPeriod: pulumi.String("5s"),
+	}
+}
+
+// render turns a render function over Values into a secret string output.
+func render(values pulumi.AnyOutput, f func(v valuesT) (string, error)) pulumi.StringOutput {
+	out := values.ApplyT(func(x any) (string, error) { return f(x.(valuesT)) }).(pulumi.StringOutput)
+	return pulumi.ToSecret(out).(pulumi.StringOutput)
+}
