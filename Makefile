@@ -1,0 +1,38 @@
+# postgres-ha: deploy with `make up`, test with `make test`.
+STACK ?= dev
+
+.PHONY: up preview stop destroy deps images test e2e
+
+## Deploy the stack with pulumi up on a local file backend.
+up:
+	scripts/deploy $(STACK)
+
+## Show what would change.
+preview:
+	PULUMI_CONFIG_PASSPHRASE_FILE=$${PULUMI_CONFIG_PASSPHRASE_FILE:-.pulumi-state/passphrase} \
+	  pulumi preview --diff --stack $(STACK)
+
+## Stop every container and keep the data (the old `make stop`).
+stop:
+	pulumi config set --path 'postgres-ha:cluster.running' false --stack $(STACK)
+	scripts/deploy $(STACK)
+
+## Remove everything, data included (the old `make destroy`).
+destroy:
+	PULUMI_CONFIG_PASSPHRASE_FILE=$${PULUMI_CONFIG_PASSPHRASE_FILE:-.pulumi-state/passphrase} \
+	  pulumi destroy --yes --stack $(STACK)
+
+## Everything the test tiers need: Debian packages, Consul v1.16.1, lab images.
+deps:
+	scripts/install-deps
+	scripts/build-consul
+	scripts/lab-images
+
+## The whole test suite, as CI runs it.
+test: deps
+	go vet ./...
+	go test -count=1 -timeout 45m ./...
+
+## The end-to-end lab: deploy the lab stack on the local Docker engine and test it.
+e2e: deps
+	go test -count=1 -timeout 30m -v ./tests/e2e
