@@ -1,7 +1,7 @@
 # postgres-ha: deploy with `make up`, test with `make test`.
 STACK ?= dev
 
-.PHONY: up preview stop destroy deps images test e2e
+.PHONY: up preview stop start destroy deps test e2e
 
 ## Deploy the stack with pulumi up on a local file backend.
 up:
@@ -15,6 +15,11 @@ preview:
 ## Stop every container and keep the data (the old `make stop`).
 stop:
 	pulumi config set --path 'postgres-ha:cluster.running' false --stack $(STACK)
+	scripts/deploy $(STACK)
+
+## Start it again with the same data.
+start:
+	pulumi config set --path 'postgres-ha:cluster.running' true --stack $(STACK)
 	scripts/deploy $(STACK)
 
 ## Remove everything, data included (the old `make destroy`).
