@@ -1,0 +1,286 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/jackc/pgx/v5"
+)
+
+// execResult is one `docker exec`.
+type execResult struct {
+	stdout, stderr string
+	code           int
+}
+
+func (e execResult) String() string {
+	return fmt.Sprintf("exit %d, stdout %q, stderr %q", e.code, strings.TrimSpace(e.stdout), strings.TrimSpace(e.stderr))
+}
+
+// exec runs cmd in a container (as user, with extra env) and waits for it.
+func (h *harness) exec(ctx context.Context, ctr, user string, env []string, cmd ...string) (execResult, error) {
+	ex, err := h.cli.ContainerExecCreate(ctx, ctr, container.ExecOptions{
+		User: user, Env: env, Cmd: cmd, AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return execResult{}, fmt.Errorf("exec in %s: %w", ctr, err)
+	}
+	att, err := h.cli.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return execResult{}, fmt.Errorf("exec attach in %s: %w", ctr, err)
+	}
+	defer att.Close()
+	var out, errb bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &errb, att.Reader); err != nil && err != io.EOF {
+		return execResult{}, fmt.Errorf("exec output in %s: %w", ctr, err)
+	}
+	for {
+		st, err := h.cli.ContainerExecInspect(ctx, ex.ID)
+		if err != nil {
+			return execResult{}, err
+		}
+		if !st.Running {
+			return execResult{stdout: out.String(), stderr: errb.String(), code: st.ExitCode}, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// psql runs one query on a node over its unix socket as the superuser,
+// returning unaligned, tuples-only output.
+func (h *harness) psql(ctx context.Context, node, sql string) (string, error) {
+	pw, _ := h.exports["superuserPassword"].(string)
+	res, err := h.exec(ctx, node, "postgres", []string{"PGPASSWORD=" + pw, "PGCONNECT_TIMEOUT=3"},
+		"psql", "-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-AtXq", "-v", "ON_ERROR_STOP=1", "-c", sql)
+	if err != nil {
+		return "", err
+	}
+	if res.code != 0 {
+		return "", fmt.Errorf("psql on %s: %s", node, res)
+	}
+	return strings.TrimSpace(res.stdout), nil
+}
+
+func (h *harness) nodes() []string {
+	var ns []string
+	for i := 1; i <= h.c.Postgres.Nodes; i++ {
+		ns = append(ns, h.c.NodeName(i))
+	}
+	return ns
+}
+
+func (h *harness) servers() []string {
+	var ns []string
+	for i := 1; i <= h.c.Consul.Servers; i++ {
+		ns = append(ns, h.c.ServerName(i))
+	}
+	return ns
+}
+
+// roles asks every node whether it is in recovery.
+func (h *harness) roles(ctx context.Context) (leaders, replicas []string, err error) {
+	for _, n := range h.nodes() {
+		out, err := h.psql(ctx, n, "SELECT pg_is_in_recovery()")
+		if err != nil {
+			return nil, nil, err
+		}
+		switch out {
+		case "f":
+			leaders = append(leaders, n)
+		case "t":
+			replicas = append(replicas, n)
+		default:
+			return nil, nil, fmt.Errorf("%s: pg_is_in_recovery() = %q", n, out)
+		}
+	}
+	return leaders, replicas, nil
+}
+
+// streaming lists the application names streaming from node.
+func (h *harness) streaming(ctx context.Context, node string) ([]string, error) {
+	out, err := h.psql(ctx, node, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1")
+	if err != nil {
+		return nil, err
+	}
+	if out == "" {
+		return nil, nil
+	}
+	return strings.Split(out, "\n"), nil
+}
+
+// waitHealthy waits until exactly one node is the leader and every other
+// node streams from it; it returns the leader.
+func (h *harness) waitHealthy(ctx context.Context, timeout time.Duration) (string, error) {
+	start := time.Now()
+	var last string
+	leaderAt := time.Duration(0)
+	for time.Since(start) < timeout {
+		leaders, replicas, err := h.roles(ctx)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case len(leaders) != 1:
+			last = fmt.Sprintf("leaders %v, replicas %v", leaders, replicas)
+		default:
+			if leaderAt == 0 {
+				leaderAt = time.Since(start)
+				logf("leader %s elected (%.1fs into the wait)", leaders[0], leaderAt.Seconds())
+			}
+			names, err := h.streaming(ctx, leaders[0])
+			if err != nil {
+				last = err.Error()
+				break
+			}
+			if len(names) == len(replicas) && len(replicas) == h.c.Postgres.Nodes-1 {
+				logf("healthy: leader %s, streaming %v (%.1fs into the wait)", leaders[0], names, time.Since(start).Seconds())
+				return leaders[0], nil
+			}
+			last = fmt.Sprintf("leader %s, streaming %v, replicas %v", leaders[0], names, replicas)
+		}
+		time.Sleep(time.Second)
+	}
+	return "", fmt.Errorf("cluster not healthy (one leader, %d replicas streaming) within %s: %s",
+		h.c.Postgres.Nodes-1, timeout, last)
+}
+
+// pgConfig is a connection through a published port on 127.0.0.1 with the
+// given sslmode; the host name is localhost (in every node certificate),
+// but only 127.0.0.1 is ever dialled.
+func (h *harness) pgConfig(port int, sslmode, rootCert string) (*pgx.ConnConfig, error) {
+	pw, _ := h.exports["superuserPassword"].(string)
+	dsn := fmt.Sprintf("host=localhost port=%d user=postgres dbname=postgres connect_timeout=5 sslmode=%s", port, sslmode)
+	if rootCert != "" {
+		dsn += " sslrootcert=" + rootCert
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Password = pw
+	cfg.LookupFunc = func(ctx context.Context, host string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	for _, fb := range cfg.Fallbacks {
+		fb.Host = "127.0.0.1"
+	}
+	return cfg, nil
+}
+
+func (h *harness) pgConnect(ctx context.Context, port int) (*pgx.Conn, error) {
+	cfg, err := h.pgConfig(port, "verify-full", h.caFile)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// containerIPs maps each node's address on the cluster network to its name.
+func (h *harness) containerIPs(ctx context.Context) (map[string]string, error) {
+	m := map[string]string{}
+	for _, n := range h.nodes() {
+		st, err := h.cli.ContainerInspect(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		for _, ep := range st.NetworkSettings.Networks {
+			m[ep.IPAddress] = n
+		}
+	}
+	return m, nil
+}
+
+// consulClient is an HTTPS client for the published Consul port with the
+// admin client certificate (or none).
+func (h *harness) httpClient(withCert bool) (*http.Client, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(h.exports["caCert"].(string))) {
+		return nil, fmt.Errorf("caCert export is not PEM")
+	}
+	tc := &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	if withCert {
+		cert, err := tls.X509KeyPair([]byte(h.exports["adminClientCert"].(string)), []byte(h.exports["adminClientKey"].(string)))
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		TLSClientConfig: tc,
+		// Only 127.0.0.1 is ever dialled.
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return dialer.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", port))
+		},
+		DisableKeepAlives: true,
+	}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
+}
+
+// consul calls the Consul HTTP API on the published port with the admin
+// client certificate and the given token ("" for none).
+func (h *harness) consul(ctx context.Context, path, token string) (int, string, error) {
+	c, err := h.httpClient(true)
+	if err != nil {
+		return 0, "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://localhost:%d%s", h.c.Ports.ConsulUI, path), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("X-Consul-Token", token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// copyFile puts content at path in a container (root-owned, mode).
+func (h *harness) copyFile(ctx context.Context, ctr, path string, content []byte, mode int64) error {
+	var buf bytes.Buffer
+	if err := writeTar(&buf, strings.TrimPrefix(path, "/"), content, mode); err != nil {
+		return err
+	}
+	return h.cli.CopyToContainer(ctx, ctr, "/", &buf, container.CopyToContainerOptions{})
+}
+
+// tempFile writes a file in the harness's temporary directory.
+func (h *harness) tempFile(name string, content []byte) (string, error) {
+	p := filepath.Join(h.tmp, name)
+	return p, os.WriteFile(p, content, 0o600)
+}
+
+// eventually polls f every interval until it succeeds or timeout passes.
+func eventually(timeout, interval time.Duration, f func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s: %w", timeout, err)
+		}
+		time.Sleep(interval)
+	}
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,262 @@
+package e2e
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// plain turns a property value into plain Go values (map[string]any, []any,
+// string, float64, bool, nil), unwrapping secrets and known outputs. An
+// unknown value is an error: under mocks every input is known.
+func plain(v resource.PropertyValue) (any, error) {
+	switch {
+	case v.IsNull():
+		return nil, nil
+	case v.IsSecret():
+		return plain(v.SecretValue().Element)
+	case v.IsOutput():
+		o := v.OutputValue()
+		if !o.Known {
+			return nil, fmt.Errorf("unknown output value")
+		}
+		return plain(o.Element)
+	case v.IsComputed():
+		return nil, fmt.Errorf("computed (unknown) value")
+	case v.IsString():
+		return v.StringValue(), nil
+	case v.IsNumber():
+		return v.NumberValue(), nil
+	case v.IsBool():
+		return v.BoolValue(), nil
+	case v.IsArray():
+		arr := v.ArrayValue()
+		out := make([]any, len(arr))
+		for i, e := range arr {
+			p, err := plain(e)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			out[i] = p
+		}
+		return out, nil
+	case v.IsObject():
+		return plainMap(v.ObjectValue())
+	default:
+		return nil, fmt.Errorf("unsupported property value %v", v)
+	}
+}
+
+func plainMap(m resource.PropertyMap) (map[string]any, error) {
+	out := map[string]any{}
+	for k, v := range m {
+		p, err := plain(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		if p != nil {
+			out[string(k)] = p
+		}
+	}
+	return out, nil
+}
+
+// fields reads an input object and remembers which keys were read, so that
+// every key the realizer does not implement is reported.
+type fields struct {
+	path string
+	m    map[string]any
+	used map[string]bool
+	errs *[]string
+	kids []*fields
+}
+
+func newFields(path string, m map[string]any) *fields {
+	return &fields{path: path, m: m, used: map[string]bool{}, errs: &[]string{}}
+}
+
+func (f *fields) child(path string, m map[string]any) *fields {
+	c := &fields{path: path, m: m, used: map[string]bool{}, errs: f.errs}
+	f.kids = append(f.kids, c)
+	return c
+}
+
+func (f *fields) fail(key, format string, args ...any) {
+	*f.errs = append(*f.errs, fmt.Sprintf("%s.%s: %s", f.path, key, fmt.Sprintf(format, args...)))
+}
+
+func (f *fields) has(key string) bool {
+	f.used[key] = true
+	v, ok := f.m[key]
+	return ok && v != nil
+}
+
+func (f *fields) str(key, def string) string {
+	f.used[key] = true
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return def
+	}
+	s, ok := v.(string)
+	if !ok {
+		f.fail(key, "want a string, got %T", v)
+	}
+	return s
+}
+
+func (f *fields) num(key string, def int) int {
+	f.used[key] = true
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return def
+	}
+	n, ok := v.(float64)
+	if !ok {
+		f.fail(key, "want a number, got %T", v)
+	}
+	return int(n)
+}
+
+func (f *fields) boolean(key string, def bool) bool {
+	f.used[key] = true
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return def
+	}
+	b, ok := v.(bool)
+	if !ok {
+		f.fail(key, "want a bool, got %T", v)
+	}
+	return b
+}
+
+func (f *fields) strs(key string) []string {
+	f.used[key] = true
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		f.fail(key, "want an array, got %T", v)
+		return nil
+	}
+	out := make([]string, 0, len(arr))
+	for i, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			f.fail(fmt.Sprintf("%s[%d]", key, i), "want a string, got %T", e)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (f *fields) strMap(key string) map[string]string {
+	f.used[key] = true
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		f.fail(key, "want an object, got %T", v)
+		return nil
+	}
+	out := map[string]string{}
+	for k, e := range m {
+		s, ok := e.(string)
+		if !ok {
+			f.fail(key+"."+k, "want a string, got %T", e)
+			continue
+		}
+		out[k] = s
+	}
+	return out
+}
+
+func (f *fields) obj(key string) *fields {
+	f.used[key] = true
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		f.fail(key, "want an object, got %T", v)
+		return nil
+	}
+	return f.child(f.path+"."+key, m)
+}
+
+func (f *fields) objs(key string) []*fields {
+	f.used[key] = true
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		f.fail(key, "want an array, got %T", v)
+		return nil
+	}
+	var out []*fields
+	for i, e := range arr {
+		m, ok := e.(map[string]any)
+		if !ok {
+			f.fail(fmt.Sprintf("%s[%d]", key, i), "want an object, got %T", e)
+			continue
+		}
+		out = append(out, f.child(fmt.Sprintf("%s.%s[%d]", f.path, key, i), m))
+	}
+	return out
+}
+
+// known declares keys the realizer accepts without reading them here.
+func (f *fields) known(keys ...string) {
+	for _, k := range keys {
+		f.used[k] = true
+	}
+}
+
+// check reports every set key that was not read or declared known, in this
+// object and every object read from it, and every type error.
+func (f *fields) check() error {
+	var unknown []string
+	var walk func(x *fields)
+	walk = func(x *fields) {
+		for k, v := range x.m {
+			if v != nil && !x.used[k] {
+				unknown = append(unknown, x.path+"."+k)
+			}
+		}
+		for _, c := range x.kids {
+			walk(c)
+		}
+	}
+	walk(f)
+	sort.Strings(unknown)
+	var problems []string
+	if len(unknown) > 0 {
+		problems = append(problems, "input fields the e2e realizer does not implement: "+strings.Join(unknown, ", "))
+	}
+	problems = append(problems, *f.errs...)
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// props builds an output property map; secret keys are wrapped as secrets.
+func props(m map[string]any, secret ...string) resource.PropertyMap {
+	pm := resource.NewPropertyMapFromMap(m)
+	for _, k := range secret {
+		if v, ok := pm[resource.PropertyKey(k)]; ok {
+			pm[resource.PropertyKey(k)] = resource.MakeSecret(v)
+		}
+	}
+	return pm
+}
