@@ -711,3 +711,30 @@ func ConsulDown(ctx context.Context, t Target, f Faults, o Options) (Result, err
 		return nil
 	})
 }
+
+// Check lists what a result breaks of the suite's assertions: no
+// acknowledged write lost (when synchronous mode is on), never two
+// primaries (HAProxy's view always; each node's own view unless the
+// scenario isolates the old leader), writes resumed, no violation found by
+// the scenario, and no failover where none is allowed. Timings are never
+// checked.
+func Check(sc Scenario, r Result, synchronous bool) []string {
+	var out []string
+	if r.Lost > 0 && synchronous {
+		out = append(out, fmt.Sprintf("%d acknowledged write(s) lost in synchronous mode", r.Lost))
+	}
+	if r.MaxRoutable > 1 {
+		out = append(out, fmt.Sprintf("HAProxy saw %d primaries at once", r.MaxRoutable))
+	}
+	if r.MaxPrimaries > 1 && !sc.IsolatedPrimary {
+		out = append(out, fmt.Sprintf("%d nodes claimed the primary role at once", r.MaxPrimaries))
+	}
+	if !r.Resumed {
+		out = append(out, "writes did not resume")
+	}
+	out = append(out, r.Violations...)
+	if sc.NoFailover && r.Failover {
+		out = append(out, fmt.Sprintf("leadership moved (%s → %s) where no failover is expected", r.LeaderBefore, r.LeaderAfter))
+	}
+	return out
+}
