@@ -151,8 +151,12 @@ func (h *harness) waitHealthy(ctx context.Context, timeout time.Duration) (strin
 		}
 		time.Sleep(time.Second)
 	}
-	return "", fmt.Errorf("cluster not healthy (one leader, %d replicas streaming) within %s: %s",
-		h.c.Postgres.Nodes-1, timeout, last)
+	var logs strings.Builder
+	for _, n := range h.nodes() {
+		fmt.Fprintf(&logs, "\n--- docker logs --tail 25 %s\n%s", n, h.r.containerLogs(ctx, n, "25"))
+	}
+	return "", fmt.Errorf("cluster not healthy (one leader, %d replicas streaming) within %s: %s%s",
+		h.c.Postgres.Nodes-1, timeout, last, logs.String())
 }
 
 // pgConfig is a connection through a published port on 127.0.0.1 with the
