@@ -54,7 +54,11 @@ type Faults interface {
 	// secrets never appear on a command line.
 	Exec(ctx context.Context, name string, stdin []byte, cmd ...string) (ExecResult, error)
 	// ExecLines runs a long-lived cmd and calls line for every line of its
-	// standard output until the command ends or ctx is done.
+	// standard output until the command ends or ctx is done. The command's
+	// standard input stays open until then and is closed at the end: a
+	// long-lived command must exit when it reads EOF there (see
+	// UntilStdinCloses), since Docker does not stop an exec whose client
+	// went away.
 	ExecLines(ctx context.Context, name string, line func(string), cmd ...string) error
 	// Disconnect partitions a container from network (forcibly), remembering
 	// its address and aliases; Reconnect attaches it again with both.
@@ -184,7 +188,7 @@ func (d *Docker) Exec(ctx context.Context, name string, stdin []byte, cmd ...str
 
 func (d *Docker) ExecLines(ctx context.Context, name string, line func(string), cmd ...string) error {
 	ex, err := d.cli.ContainerExecCreate(ctx, name, container.ExecOptions{
-		User: "0", Cmd: cmd, AttachStdout: true, AttachStderr: true,
+		User: "0", Cmd: cmd, AttachStdin: true, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
 		return fmt.Errorf("exec in %s: %w", name, err)
@@ -194,8 +198,8 @@ func (d *Docker) ExecLines(ctx context.Context, name string, line func(string), 
 		return fmt.Errorf("exec attach in %s: %w", name, err)
 	}
 	defer att.Close()
-	// Closing the connection ends the stream; the command dies of SIGPIPE
-	// at its next write.
+	// Closing the connection ends the stream and closes the command's
+	// standard input.
 	stop := context.AfterFunc(ctx, func() { att.Close() })
 	defer stop()
 	pr, pw := io.Pipe()
@@ -215,6 +219,14 @@ func (d *Docker) ExecLines(ctx context.Context, name string, line func(string), 
 		return fmt.Errorf("exec output in %s: %w", name, err)
 	}
 	return nil
+}
+
+// UntilStdinCloses wraps a shell script so that it runs in the background
+// and is killed when standard input reaches EOF (for ExecLines). A
+// background list of a non-interactive shell reads /dev/null, so the
+// script cannot swallow that EOF.
+func UntilStdinCloses(script string) string {
+	return "(\n" + script + "\n) &\np=$!\nwhile read -r _; do :; done\nkill $p 2>/dev/null\n"
 }
 
 func (d *Docker) Disconnect(ctx context.Context, netName, name string) error {

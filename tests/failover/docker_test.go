@@ -112,11 +112,33 @@ func TestDockerFaults(t *testing.T) {
 		if n++; n == 3 {
 			scancel()
 		}
-	}, "sh", "-c", "while :; do echo tick; sleep 0.05; done")
+	}, "sh", "-c", UntilStdinCloses("while :; do echo tick; sleep 0.05; done"))
 	if err != nil || n < 3 || time.Since(start) > 10*time.Second {
 		t.Errorf("cancelled exec lines: %v after %d lines, %s", err, n, time.Since(start))
 	}
 	scancel()
+	// The streamed command must not outlive the stream (the watch's polling
+	// loops would pile up in the cluster's containers).
+	left := ""
+	for i := 0; i < 30; i++ {
+		res, err := d.Exec(ctx, a, nil, "sh", "-c", `for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = ""
+		for _, l := range strings.Split(res.Stdout, "\n") {
+			if strings.Contains(l, "echo tick") {
+				left = l
+			}
+		}
+		if left == "" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left != "" {
+		t.Errorf("the streamed command still runs after the stream was cancelled: %q", left)
+	}
 
 	// Partition: both lose the network, then a gets its address and alias back.
 	st, err := d.Inspect(ctx, a)

@@ -397,7 +397,7 @@ func (w *WriterWatch) pollSelf(ctx context.Context, node string) {
 			w.mu.Lock()
 			w.self = append(w.self, Sample{Node: node, At: time.Now(), Code: code})
 			w.mu.Unlock()
-		}, "sh", "-c", script)
+		}, "sh", "-c", UntilStdinCloses(script))
 		if ctx.Err() != nil {
 			return
 		}
@@ -430,7 +430,7 @@ func (w *WriterWatch) pollRouter(ctx context.Context) {
 			w.mu.Lock()
 			w.router = append(w.router, Sample{Node: f[1], At: time.Now(), Code: code, Round: base + r})
 			w.mu.Unlock()
-		}, "sh", "-c", script)
+		}, "sh", "-c", UntilStdinCloses(script))
 		if ctx.Err() != nil {
 			return
 		}
