@@ -101,7 +101,13 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 		if err != nil {
 			return fmt.Errorf("creating postgres node %d: %w", i, err)
 		}
-		nodes = append(nodes, node)
+		// Depend on the containers, not the component: DependsOn a component
+		// expands to the children registered so far, and those register
+		// asynchronously, so HAProxy would miss some of them at random.
+		nodes = append(nodes, node.Patroni, node.Agent)
+		if node.PMM != nil {
+			nodes = append(nodes, node.PMM)
+		}
 		nodeNames = append(nodeNames, n)
 	}
 
