@@ -145,6 +145,9 @@ type session struct {
 
 	mu      sync.Mutex
 	pending []repair
+	// firstFull is when full strength was first seen after the repair.
+	firstFull     time.Time
+	stopFullWatch context.CancelFunc
 }
 
 type repair struct {
@@ -211,7 +214,30 @@ func (s *session) repairAll() {
 
 func (s *session) fault() { s.faultAt = time.Now() }
 
-func (s *session) repaired() { s.repairAt = time.Now() }
+// repaired marks the repair and starts watching for full strength, so that
+// BackToFull does not include a scenario's observation after the repair.
+func (s *session) repaired() {
+	s.repairAt = time.Now()
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.stopFullWatch = cancel
+	go func() {
+		for ctx.Err() == nil {
+			cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err := s.c.FullStrength(cctx)
+			ccancel()
+			if err == nil {
+				s.mu.Lock()
+				s.firstFull = time.Now()
+				s.mu.Unlock()
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+}
 
 func (s *session) since() string { return dur(time.Since(s.faultAt)) }
 
@@ -397,6 +423,9 @@ func run(ctx context.Context, name string, t Target, f Faults, o Options, body f
 	time.Sleep(o.Warmup)
 
 	finish := func(err error) (Result, error) {
+		if s.stopFullWatch != nil {
+			s.stopFullWatch()
+		}
 		s.repairAll()
 		stopWriter()
 		stopWatch()
@@ -418,10 +447,12 @@ func run(ctx context.Context, name string, t Target, f Faults, o Options, body f
 		sum := s.wt.Summary()
 		res.MaxPrimaries, res.MaxRoutable, res.Overlaps, res.WrongRole = sum.MaxPrimaries, sum.MaxRoutable, sum.Overlaps, sum.WrongRole
 		for _, ov := range sum.Overlaps {
-			s.note("own view: %s claimed the primary role at once", ov)
+			s.note("own view: %s claimed the primary role together for %s from %s", strings.Join(ov.Nodes, "+"),
+				ov.To.Sub(ov.From).Round(time.Millisecond), ov.From.Format("15:04:05.000"))
 		}
 		for _, ov := range sum.RouterOverlaps {
-			s.note("HAProxy's view: %s answered /primary with 200 in one round", ov)
+			s.note("HAProxy's view: %s answered /primary with 200 in one round at %s", strings.Join(ov.Nodes, "+"),
+				ov.From.Format("15:04:05.000"))
 		}
 		if sum.WrongRole > 0 {
 			s.note("the write endpoint reached a server in recovery %d time(s) of %d", sum.WrongRole, sum.RoleChecks)
@@ -458,11 +489,24 @@ func run(ctx context.Context, name string, t Target, f Faults, o Options, body f
 	if s.repairAt.IsZero() {
 		s.repairAt = s.faultAt
 	}
-	leader, _, err = s.c.WaitFull(ctx, o.HealthyTimeout)
-	if err != nil {
-		return finish(fmt.Errorf("after the repair: %w", err))
+	// BackToFull runs from the repair to full strength as first seen; if
+	// the cluster is not at full strength now, to when it is again.
+	leader, err = s.c.FullStrength(ctx)
+	if err == nil {
+		s.mu.Lock()
+		first := s.firstFull
+		s.mu.Unlock()
+		res.BackToFull = time.Since(s.repairAt)
+		if !first.IsZero() {
+			res.BackToFull = first.Sub(s.repairAt)
+		}
+	} else {
+		leader, _, err = s.c.WaitFull(ctx, o.HealthyTimeout)
+		if err != nil {
+			return finish(fmt.Errorf("after the repair: %w", err))
+		}
+		res.BackToFull = time.Since(s.repairAt)
 	}
-	res.BackToFull = time.Since(s.repairAt)
 	res.LeaderAfter = leader
 	s.sawLeader(leader)
 	s.rejoinNote()
