@@ -118,13 +118,13 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 		return fmt.Errorf("creating haproxy: %w", err)
 	}
 
-	exportOutputs(ctx, c, pki, secrets, haproxy, nodeNames)
+	exportOutputs(ctx, c, pki, secrets, haproxy, consul, nodeNames)
 	return nil
 }
 
 // exportOutputs publishes endpoints in plain text and every credential, and
 // the URIs that embed one, as secrets.
-func exportOutputs(ctx *pulumi.Context, c config.Config, pki *components.PKI, s *components.Secrets, h *components.HAProxy, nodes []string) {
+func exportOutputs(ctx *pulumi.Context, c config.Config, pki *components.PKI, s *components.Secrets, h *components.HAProxy, k *components.ConsulCluster, nodes []string) {
 	host := c.Network.PublicHost
 	ctx.Export("writeEndpoint", pulumi.String(fmt.Sprintf("%s:%d", host, c.Ports.Write)))
 	ctx.Export("readEndpoint", pulumi.String(fmt.Sprintf("%s:%d", host, c.Ports.Read)))
@@ -140,6 +140,10 @@ func exportOutputs(ctx *pulumi.Context, c config.Config, pki *components.PKI, s 
 	ctx.Export("adminClientKey", pki.Leaves["admin"].Key)
 	ctx.Export("haproxy", h.Name)
 	ctx.Export("nodes", pulumi.ToStringArray(nodes))
+	ctx.Export("consulServers", k.Names)
+	ctx.Export("clusterName", pulumi.String(c.Cluster.Name))
+	ctx.Export("ports", pulumi.IntMap{"write": pulumi.Int(c.Ports.Write), "read": pulumi.Int(c.Ports.Read),
+		"stats": pulumi.Int(c.Ports.Stats), "metrics": pulumi.Int(c.Ports.Metrics), "consulUi": pulumi.Int(c.Ports.ConsulUI)})
 	ctx.Export("superuserPassword", s.SuperuserPassword)
 	ctx.Export("haproxyStatsPassword", s.StatsPassword)
 	ctx.Export("patroniRestPassword", s.RestAPIPassword)
