@@ -85,9 +85,12 @@ func TestDockerFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	create(a, &container.HostConfig{}, &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+	// The cluster's containers restart unless-stopped: a kill must still
+	// leave them down.
+	restart := container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+	create(a, &container.HostConfig{RestartPolicy: restart}, &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		netName: {Aliases: []string{a}}}})
-	create(b, &container.HostConfig{NetworkMode: container.NetworkMode("container:" + a)}, nil)
+	create(b, &container.HostConfig{NetworkMode: container.NetworkMode("container:" + a), RestartPolicy: restart}, nil)
 
 	// Exec, with stdin and exit codes.
 	res, err := d.Exec(ctx, a, []byte("secret-on-stdin"), "sh", "-c", "cat; echo; echo err >&2; exit 3")
@@ -218,6 +221,33 @@ func TestDockerFaults(t *testing.T) {
 	if strings.Count(logs, "hello from "+b) != 2 {
 		t.Errorf("logs of %s since before its first start: %q", b, logs)
 	}
+	// Node loss: both killed stay down; started again, namespace owner
+	// first, the sidecar is back on the network.
+	if err := d.Kill(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Kill(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	for _, c := range []string{a, b} {
+		if st, _ := d.Inspect(ctx, c); st.Running {
+			t.Errorf("%s restarted by Docker after a kill", c)
+		}
+	}
+	if err := d.Start(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := ifaces(b); got == "lo" {
+		t.Errorf("sidecar has no network after both were restarted: %s", got)
+	}
+	if st, _ := d.Inspect(ctx, a); st.IPs[netName] == "" {
+		t.Errorf("%s lost its network after a restart: %v", a, st.IPs)
+	}
+
 	if err := d.Stop(ctx, a, time.Second); err != nil {
 		t.Fatal(err)
 	}
