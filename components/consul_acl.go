@@ -63,18 +63,7 @@ func NewConsulACL(ctx *pulumi.Context, name string, args *ConsulACLArgs, opts ..
 	}
 	for _, spec := range templates.Tokens(c) {
 		spec := spec
-		body := render(args.Values, func(v valuesT) (string, error) {
-			fs, err := templates.TokenFiles(c, v)
-			if err != nil {
-				return "", err
-			}
-			for _, f := range fs {
-				if f.Name == spec.Name+".json" {
-					return f.Content, nil
-				}
-			}
-			return "", fmt.Errorf("no token file for %s", spec.Name)
-		})
+		body := render(args.Values, func(v valuesT) (string, error) { return templates.TokenFile(c, spec, v) })
 		files = append(files, private(dir+"/tokens/"+spec.Name+".json", body))
 	}
 

@@ -158,19 +158,24 @@ func PolicyFiles(c config.Config) ([]File, error) {
 	return fs, nil
 }
 
+// TokenFile renders one token's API body (secret).
+func TokenFile(c config.Config, spec TokenSpec, v Values) (string, error) {
+	t, err := v.token(spec.Name)
+	if err != nil {
+		return "", err
+	}
+	return Render(ACLToken, struct {
+		TokenSpec
+		Token
+		Datacenter string
+	}{spec, t, c.Consul.Datacenter})
+}
+
 // TokenFiles renders each token's API body, named <token>.json (secret).
 func TokenFiles(c config.Config, v Values) ([]File, error) {
 	var fs []File
 	for _, spec := range Tokens(c) {
-		t, err := v.token(spec.Name)
-		if err != nil {
-			return nil, err
-		}
-		s, err := Render(ACLToken, struct {
-			TokenSpec
-			Token
-			Datacenter string
-		}{spec, t, c.Consul.Datacenter})
+		s, err := TokenFile(c, spec, v)
 		if err != nil {
 			return nil, err
 		}
