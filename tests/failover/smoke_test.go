@@ -73,8 +73,26 @@ func TestSmokeReadOnly(t *testing.T) {
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Second)
+	watchFor := 5 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("FAILOVER_SMOKE_WATCH")); err == nil {
+		watchFor = v
+	}
+	started := time.Now()
+	time.Sleep(watchFor)
 	w.Stop()
+	for _, n := range tg.Nodes {
+		var at []time.Time
+		for _, x := range w.SelfSamples() {
+			if x.Node == n {
+				at = append(at, x.At)
+			}
+		}
+		first := time.Duration(0)
+		if len(at) > 0 {
+			first = at[0].Sub(started)
+		}
+		t.Logf("%s: %d own-view samples, first after %s, mean interval %s", n, len(at), first.Round(time.Millisecond), meanInterval(at))
+	}
 	s := w.Summary()
 	t.Logf("watch: %d own-view samples, %d HAProxy-view samples, %d role checks, servers %v", s.Samples, s.RouterSamples, s.RoleChecks, s.Servers)
 	perNode := map[string]int{}
@@ -157,4 +175,11 @@ func targetFromDocker(ctx context.Context, d *Docker, cluster string) (Target, e
 	}
 	tg.SuperuserPassword = p.PostgreSQL.Authentication.Superuser.Password
 	return tg, nil
+}
+
+func meanInterval(at []time.Time) time.Duration {
+	if len(at) < 2 {
+		return 0
+	}
+	return (at[len(at)-1].Sub(at[0]) / time.Duration(len(at)-1)).Round(time.Millisecond)
 }

@@ -214,8 +214,13 @@ func contains(xs []string, x string) bool {
 
 // WatchConfig tunes a WriterWatch; zero values take the defaults.
 type WatchConfig struct {
-	// Interval between two polls of a node (default 200 ms).
+	// Interval between two polls of a node in its own view (default
+	// 200 ms).
 	Interval time.Duration
+	// RouterInterval between two rounds of HAProxy's view (default 500 ms,
+	// HAProxy's own check interval: each poll is a TLS handshake, and the
+	// lab has 2 cores).
+	RouterInterval time.Duration
 	// MaxGap is the longest silence still bridged inside a span (default
 	// 2 s: a poll plus curl's 1 s timeout, with margin).
 	MaxGap time.Duration
@@ -231,6 +236,9 @@ type WatchConfig struct {
 func (c WatchConfig) withDefaults() WatchConfig {
 	if c.Interval == 0 {
 		c.Interval = 200 * time.Millisecond
+	}
+	if c.RouterInterval == 0 {
+		c.RouterInterval = 500 * time.Millisecond
 	}
 	if c.MaxGap == 0 {
 		c.MaxGap = 2 * time.Second
@@ -412,7 +420,7 @@ func (w *WriterWatch) pollSelf(ctx context.Context, node string) {
 }
 
 func (w *WriterWatch) pollRouter(ctx context.Context) {
-	script := routerPollScript(w.t.Nodes, w.cfg.Interval, w.cfg.MaxDuration)
+	script := routerPollScript(w.t.Nodes, w.cfg.RouterInterval, w.cfg.MaxDuration)
 	// Rounds restart at 1 with each command: offset them.
 	var base, last int64
 	for ctx.Err() == nil {
