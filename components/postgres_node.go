@@ -102,7 +102,8 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 		// Patroni stops PostgreSQL cleanly on SIGTERM; a synchronous standby
 		// may wait ~10 s for the primary to release it.
 		StopTimeout: pulumi.Int(30),
-		ShmSize:     pulumi.Int(256 * 1024 * 1024),
+		// In MB, the provider's unit: 256 MB of /dev/shm.
+		ShmSize: pulumi.Int(256),
 	}
 	args.Runtime.lifecycle(pa)
 	patroni, err := docker.NewContainer(ctx, node, pa, child, pulumi.DeleteBeforeReplace(true))
