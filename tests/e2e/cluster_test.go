@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,8 @@ func TestBootstrap(t *testing.T) {
 			t.Fatalf("%s: running %v, exit code %d; logs:\n%s", name, st.State.Running, st.State.ExitCode,
 				h.r.containerLogs(ctx, st.ID, "40"))
 		}
-		e := h.r.lookup(tokContainer, h.c.Cluster.Name)
-		if e == nil || e.inputs["name"] != name {
+		e := h.r.container(name)
+		if e == nil {
 			t.Fatalf("realizer has no container resource for the ACL job")
 		}
 		if code, ok := e.outputs["exitCode"]; !ok || code.NumberValue() != 0 {
@@ -67,6 +68,29 @@ func TestBootstrap(t *testing.T) {
 		sort.Strings(want)
 		if strings.Join(names, ",") != strings.Join(want, ",") {
 			t.Fatalf("pg_stat_replication on %s: streaming %v, want %v", leader, names, want)
+		}
+	})
+
+	t.Run("PostgreSQL nodes have a sane /dev/shm", func(t *testing.T) {
+		info, err := h.cli.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range h.nodes() {
+			res, err := h.exec(ctx, n, "", nil, "df", "-k", "--output=size", "/dev/shm")
+			if err != nil || res.code != 0 {
+				t.Fatalf("df in %s: %v %s", n, err, res)
+			}
+			f := strings.Fields(res.stdout)
+			kb, err := strconv.ParseInt(f[len(f)-1], 10, 64)
+			if err != nil {
+				t.Fatalf("df in %s: %s", n, res)
+			}
+			// PostgreSQL's shared memory lives there: at least 16 MB, and
+			// no more than the host has.
+			if kb < 16*1024 || kb*1024 > info.MemTotal {
+				t.Errorf("%s: /dev/shm is %d KB; host memory %d KB", n, kb, info.MemTotal/1024)
+			}
 		}
 	})
 

@@ -295,6 +295,19 @@ func (r *realizer) lookup(typ, name string) *entry {
 	return nil
 }
 
+// container returns the container resource whose container name is name
+// (resource names are not unique: the ACL job and HAProxy share theirs).
+func (r *realizer) container(name string) *entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.entries {
+		if e.typ == tokContainer && e.inputs["name"] == name {
+			return e
+		}
+	}
+	return nil
+}
+
 // slowest lists the last run's slowest creations, for the timing log.
 func (r *realizer) slowest(n int) []string {
 	r.mu.Lock()
