@@ -646,6 +646,18 @@ func TestStopStart(t *testing.T) {
 			}
 		}
 		volumesKept(t, "running=true")
+		// How each node found its data on start: after a clean stop
+		// PostgreSQL says "database system was shut down".
+		for _, n := range h.nodes() {
+			first := "(no startup line)"
+			for _, l := range strings.Split(h.r.containerLogs(ctx, n, "all"), "\n") {
+				if strings.Contains(l, "database system was") {
+					first = l
+					break
+				}
+			}
+			t.Logf("%s on start: %s", n, strings.TrimSpace(first))
+		}
 	})
 }
 

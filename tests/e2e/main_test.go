@@ -117,6 +117,7 @@ func runMain(m *testing.M) int {
 	go func() {
 		s := <-sigs
 		logf("%s: cleaning up", s)
+		h.r.cancel()
 		h.cleanup()
 		os.Exit(2)
 	}()
@@ -270,7 +271,7 @@ func (h *harness) run(cfg map[string]string) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.r.sweep(context.Background()); err != nil {
+	if err := h.r.sweep(h.r.ctx); err != nil {
 		return nil, err
 	}
 	return exports, nil

@@ -60,8 +60,12 @@ type entry struct {
 // in it (waiting for a healthy container) orders the deployment as the
 // program's dependencies say. Only the shared maps are locked.
 type realizer struct {
-	cli   *client.Client
-	runID string
+	cli *client.Client
+	// ctx bounds every Docker call; it is cancelled on SIGINT/SIGTERM so
+	// that nothing is created after the cleanup.
+	ctx    context.Context
+	cancel context.CancelFunc
+	runID  string
 	// root is the repository root (Pulumi.yaml): relative build contexts
 	// are resolved against it.
 	root string
@@ -79,7 +83,8 @@ type realizer struct {
 var _ pulumi.MockResourceMonitor = (*realizer)(nil)
 
 func newRealizer(cli *client.Client, runID, root string, logf func(string, ...any)) *realizer {
-	return &realizer{cli: cli, runID: runID, root: root, logf: logf, entries: map[string]*entry{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &realizer{cli: cli, ctx: ctx, cancel: cancel, runID: runID, root: root, logf: logf, entries: map[string]*entry{}}
 }
 
 // Call serves invokes; the program makes none.
@@ -116,7 +121,10 @@ func (r *realizer) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	}
 	r.mu.Unlock()
 
-	ctx := context.Background()
+	ctx := r.ctx
+	if err := ctx.Err(); err != nil {
+		return "", nil, fmt.Errorf("e2e realizer: %s %s: %w", args.TypeToken, args.Name, err)
+	}
 	if prev != nil {
 		// Changed inputs: replace. Every resource the program declares
 		// either asks for delete-before-replace (containers, named
