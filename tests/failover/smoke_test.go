@@ -36,9 +36,17 @@ func TestSmokeReadOnly(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	tg, err := targetFromDocker(ctx, d, cluster)
-	if err != nil {
-		t.Fatal(err)
+	// The cluster may be coming up: wait for it.
+	var tg Target
+	for {
+		if tg, err = targetFromDocker(ctx, d, cluster); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(err)
+		case <-time.After(2 * time.Second):
+		}
 	}
 	if err := tg.WriteCAFile(t.TempDir()); err != nil {
 		t.Fatal(err)
@@ -82,16 +90,18 @@ func TestSmokeReadOnly(t *testing.T) {
 	w.Stop()
 	for _, n := range tg.Nodes {
 		var at []time.Time
+		codes := map[int]int{}
 		for _, x := range w.SelfSamples() {
 			if x.Node == n {
 				at = append(at, x.At)
+				codes[x.Code]++
 			}
 		}
 		first := time.Duration(0)
 		if len(at) > 0 {
 			first = at[0].Sub(started)
 		}
-		t.Logf("%s: %d own-view samples, first after %s, mean interval %s", n, len(at), first.Round(time.Millisecond), meanInterval(at))
+		t.Logf("%s: %d own-view samples %v, first after %s, mean interval %s", n, len(at), codes, first.Round(time.Millisecond), meanInterval(at))
 	}
 	s := w.Summary()
 	t.Logf("watch: %d own-view samples, %d HAProxy-view samples, %d role checks, servers %v", s.Samples, s.RouterSamples, s.RoleChecks, s.Servers)

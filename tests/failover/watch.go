@@ -222,7 +222,9 @@ type WatchConfig struct {
 	// lab has 2 cores).
 	RouterInterval time.Duration
 	// MaxGap is the longest silence still bridged inside a span (default
-	// 2 s: a poll plus curl's 1 s timeout, with margin).
+	// 3 s: a poll plus curl's 2 s timeout, HAProxy's check timeout, with
+	// margin). Only consecutive 200s are joined: any other answer between
+	// them ends the span whatever the gap.
 	MaxGap time.Duration
 	// MaxDuration bounds the polling commands left in containers if the
 	// suite dies (default 3 h).
@@ -241,7 +243,7 @@ func (c WatchConfig) withDefaults() WatchConfig {
 		c.RouterInterval = 500 * time.Millisecond
 	}
 	if c.MaxGap == 0 {
-		c.MaxGap = 2 * time.Second
+		c.MaxGap = 3 * time.Second
 	}
 	if c.MaxDuration == 0 {
 		c.MaxDuration = 3 * time.Hour
@@ -372,7 +374,7 @@ func selfPollScript(node string, interval, max time.Duration) string {
 	ca, cert, key := templates.MustPath("pgCA"), templates.MustPath("pgCert"), templates.MustPath("pgKey")
 	return fmt.Sprintf(`end=$(( $(date +%%s) + %d ))
 while [ "$(date +%%s)" -lt "$end" ]; do
-  c=$(curl -s -o /dev/null -w '%%{http_code}' --connect-timeout 1 --max-time 1 --cacert %s --cert %s --key %s --resolve '%s:8008:127.0.0.1' 'https://%s:8008/primary')
+  c=$(curl -s -o /dev/null -w '%%{http_code}' --connect-timeout 1 --max-time 2 --cacert %s --cert %s --key %s --resolve '%s:8008:127.0.0.1' 'https://%s:8008/primary')
   echo "$c" || exit 0
   sleep %s
 done`, int(max.Seconds()), ca, cert, key, node, node, seconds(interval))
@@ -387,7 +389,7 @@ r=0
 while [ "$(date +%%s)" -lt "$end" ]; do
   r=$((r+1))
   for n in %s; do
-    ( c=$(curl -s -o /dev/null -w '%%{http_code}' --connect-timeout 1 --max-time 1 --cacert %s --cert %s "https://$n:8008/primary"); echo "$r $n $c" ) &
+    ( c=$(curl -s -o /dev/null -w '%%{http_code}' --connect-timeout 1 --max-time 2 --cacert %s --cert %s "https://$n:8008/primary"); echo "$r $n $c" ) &
   done
   wait
   sleep %s
