@@ -100,8 +100,12 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 		Healthcheck: healthcheck(curlTLS(ca, cert, key) + " https://" + node + ":8008/health"),
 		Labels:      containerLabels(c.Cluster.Name, "postgres"),
 		// Patroni stops PostgreSQL cleanly on SIGTERM; a synchronous standby
-		// may wait ~10 s for the primary to release it.
-		StopTimeout: pulumi.Int(30),
+		// may wait ~10 s for the primary to release it. StopTimeout is for
+		// `docker stop`; the provider's delete (every replacement, and
+		// cluster.running=false) stops with DestroyGraceSeconds, and kills
+		// at once without it.
+		StopTimeout:         pulumi.Int(30),
+		DestroyGraceSeconds: pulumi.Int(30),
 		// In MB, the provider's unit: 256 MB of /dev/shm.
 		ShmSize: pulumi.Int(256),
 	}
