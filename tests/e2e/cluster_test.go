@@ -647,7 +647,9 @@ func TestStopStart(t *testing.T) {
 		}
 		volumesKept(t, "running=true")
 		// How each node found its data on start: after a clean stop
-		// PostgreSQL says "database system was shut down".
+		// PostgreSQL says "database system was shut down" (in recovery, on
+		// a replica), after a kill "was interrupted" or "was not properly
+		// shut down".
 		for _, n := range h.nodes() {
 			first := "(no startup line)"
 			for _, l := range strings.Split(h.r.containerLogs(ctx, n, "all"), "\n") {
@@ -657,6 +659,9 @@ func TestStopStart(t *testing.T) {
 				}
 			}
 			t.Logf("%s on start: %s", n, strings.TrimSpace(first))
+			if strings.Contains(first, "interrupted") || strings.Contains(first, "not properly shut down") {
+				t.Errorf("%s was not shut down cleanly by running=false: %s", n, strings.TrimSpace(first))
+			}
 		}
 	})
 }
