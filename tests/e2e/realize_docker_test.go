@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -280,9 +282,29 @@ type upload struct {
 	mode    int64
 }
 
+// containerFields are the docker:index/container:Container inputs the
+// realizer implements; any other input set fails the run, naming it.
+var containerFields = []string{
+	"name", "hostname", "image", "entrypoints", "command", "envs", "workingDir", "user",
+	"uploads", "volumes", "networksAdvanced", "networkMode", "ports", "healthcheck",
+	"restart", "start", "mustRun", "wait", "waitTimeout", "attach", "logs",
+	"labels", "capabilities", "stopSignal", "stopTimeout", "shmSize", "destroyGraceSeconds",
+}
+
 // createContainer is docker:index/container:Container, honouring every input
-// field the program sets (the list below); any other field fails the run.
+// field of containerFields (and the nested fields read below); any other
+// field fails the run.
 func (r *realizer) createContainer(ctx context.Context, e *entry, in *fields, raw resource.PropertyMap) error {
+	var unknown []string
+	for k, v := range in.m {
+		if v != nil && !slices.Contains(containerFields, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("container input fields the e2e realizer does not implement: %s", strings.Join(unknown, ", "))
+	}
 	name := in.str("name", "")
 	if name == "" {
 		return fmt.Errorf("name is not set: the realizer needs stable container names")
