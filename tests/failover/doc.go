@@ -23,6 +23,17 @@
 // Traffic goes only to the published ports on 127.0.0.1 and, through
 // `docker exec`, to the cluster's own containers.
 //
+// From the e2e harness, with its captured exports and Docker client:
+//
+//	tg, err := failover.FromExports(h.exports)
+//	f := failover.NewDockerFromClient(h.cli)
+//	for _, sc := range failover.Scenarios() {
+//		res, err := sc.Run(ctx, tg, f, failover.Options{Logf: logf})
+//		// err: the scenario could not run to its end
+//		for _, p := range failover.Check(sc, res, true) { t.Error(p) }
+//	}
+//	logf("\n%s", failover.Report(results))
+//
 // Run against a live stack with
 //
 //	pulumi stack output --json --show-secrets > outputs.json

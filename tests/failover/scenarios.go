@@ -409,6 +409,8 @@ func run(ctx context.Context, name string, t Target, f Faults, o Options, body f
 	if s.w, err = NewWriter(t, o.Writer); err != nil {
 		return res, err
 	}
+	stopWriter := sync.OnceFunc(s.w.Stop)
+	defer stopWriter()
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = s.w.Start(sctx)
 	if err == nil {
@@ -418,8 +420,6 @@ func run(ctx context.Context, name string, t Target, f Faults, o Options, body f
 	if err != nil {
 		return res, fmt.Errorf("starting writes: %w", err)
 	}
-	stopWriter := sync.OnceFunc(s.w.Stop)
-	defer stopWriter()
 	time.Sleep(o.Warmup)
 
 	finish := func(err error) (Result, error) {

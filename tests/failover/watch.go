@@ -464,7 +464,7 @@ func (w *WriterWatch) pollRole(ctx context.Context, pg *pgx.ConnConfig) {
 	for {
 		rc := RoleCheck{}
 		err := func() error {
-			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			if conn == nil {
 				c, err := pgx.ConnectConfig(cctx, pg)
