@@ -382,9 +382,15 @@ func (s *session) rejoinNote() {
 // the watch and the writer, run body (fault, wait, repair), wait for full
 // strength again, check writes resumed, and verify every acknowledged row.
 func run(ctx context.Context, name string, t Target, f Faults, o Options, body func(s *session) error) (Result, error) {
+	start := time.Now()
+	res, err := frame(ctx, name, t, f, o, body)
+	res.Started, res.Took = start, time.Since(start)
+	return res, err
+}
+
+func frame(ctx context.Context, name string, t Target, f Faults, o Options, body func(s *session) error) (Result, error) {
 	o = o.withDefaults()
-	res := Result{Name: name, Started: time.Now()}
-	defer func() { res.Took = time.Since(res.Started) }()
+	res := Result{Name: name}
 	cleanup, err := t.ensureCAFile()
 	if err != nil {
 		return res, err

@@ -507,7 +507,8 @@ func TestScenariosSimulated(t *testing.T) {
 				t.Errorf("failover %v, gap %s, primaries %d/%d; want failover %v, gap %v, own primaries %d",
 					res.Failover, res.Gap, res.MaxPrimaries, res.MaxRoutable, w.failover, w.gap, w.ownPrimaries)
 			}
-			if res.Acked == 0 || res.Lost != 0 || !res.Resumed || res.BackToFull <= 0 || res.LeaderAfter == "" {
+			if res.Acked == 0 || res.Lost != 0 || !res.Resumed || res.BackToFull <= 0 || res.LeaderAfter == "" ||
+				res.Took < res.BackToFull || res.Started.IsZero() {
 				t.Errorf("result %+v", res)
 			}
 			if w.gap && res.Gap < sim.failoverDelay/2 {
