@@ -16,35 +16,6 @@ import (
 	"github.com/postgres-ha/postgres-ha/tests/internal/realpki"
 )
 
-// pulumi-tls allowed_uses, snake_case as the provider spells them.
-var (
-	tlsKeyUsages = map[string]x509.KeyUsage{
-		"digital_signature":  x509.KeyUsageDigitalSignature,
-		"content_commitment": x509.KeyUsageContentCommitment,
-		"key_encipherment":   x509.KeyUsageKeyEncipherment,
-		"data_encipherment":  x509.KeyUsageDataEncipherment,
-		"key_agreement":      x509.KeyUsageKeyAgreement,
-		"cert_signing":       x509.KeyUsageCertSign,
-		"crl_signing":        x509.KeyUsageCRLSign,
-		"encipher_only":      x509.KeyUsageEncipherOnly,
-		"decipher_only":      x509.KeyUsageDecipherOnly,
-	}
-	tlsExtKeyUsages = map[string]x509.ExtKeyUsage{
-		"any_extended":                  x509.ExtKeyUsageAny,
-		"server_auth":                   x509.ExtKeyUsageServerAuth,
-		"client_auth":                   x509.ExtKeyUsageClientAuth,
-		"code_signing":                  x509.ExtKeyUsageCodeSigning,
-		"email_protection":              x509.ExtKeyUsageEmailProtection,
-		"ipsec_end_system":              x509.ExtKeyUsageIPSECEndSystem,
-		"ipsec_tunnel":                  x509.ExtKeyUsageIPSECTunnel,
-		"ipsec_user":                    x509.ExtKeyUsageIPSECUser,
-		"timestamping":                  x509.ExtKeyUsageTimeStamping,
-		"ocsp_signing":                  x509.ExtKeyUsageOCSPSigning,
-		"microsoft_server_gated_crypto": x509.ExtKeyUsageMicrosoftServerGatedCrypto,
-		"netscape_server_gated_crypto":  x509.ExtKeyUsageNetscapeServerGatedCrypto,
-	}
-)
-
 // tlsPrivateKey is tls:index/privateKey:PrivateKey.
 func tlsPrivateKey(in *fields) (resource.PropertyMap, []string, error) {
 	alg := in.str("algorithm", "")
@@ -155,14 +126,8 @@ func certTemplate(in *fields) (*x509.Certificate, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  in.boolean("isCaCertificate", false),
 	}
-	for _, u := range in.strs("allowedUses") {
-		if ku, ok := tlsKeyUsages[u]; ok {
-			t.KeyUsage |= ku
-		} else if eku, ok := tlsExtKeyUsages[u]; ok {
-			t.ExtKeyUsage = append(t.ExtKeyUsage, eku)
-		} else {
-			return nil, fmt.Errorf("allowedUses: unknown value %q (pulumi-tls spells them snake_case)", u)
-		}
+	if err := realpki.ApplyUsages(t, in.strs("allowedUses")); err != nil {
+		return nil, fmt.Errorf("allowedUses: %w", err)
 	}
 	return t, nil
 }

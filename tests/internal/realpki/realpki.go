@@ -191,16 +191,25 @@ func template(r Request, now time.Time) (*x509.Certificate, error) {
 		}
 		t.IPAddresses = append(t.IPAddresses, ip)
 	}
-	for _, u := range r.Usages {
+	if err := ApplyUsages(t, r.Usages); err != nil {
+		return nil, fmt.Errorf("certificate %q: %w", r.CommonName, err)
+	}
+	return t, nil
+}
+
+// ApplyUsages sets t's key usages from pulumi-tls allowed_uses values, as the
+// provider does; an unknown value (e.g. camelCase) is an error.
+func ApplyUsages(t *x509.Certificate, uses []string) error {
+	for _, u := range uses {
 		if ku, ok := keyUsages[u]; ok {
 			t.KeyUsage |= ku
 		} else if eku, ok := extKeyUsages[u]; ok {
 			t.ExtKeyUsage = append(t.ExtKeyUsage, eku)
 		} else {
-			return nil, fmt.Errorf("certificate %q: unknown allowed_uses value %q", r.CommonName, u)
+			return fmt.Errorf("unknown allowed_uses value %q (pulumi-tls spells them snake_case)", u)
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // SelfSign issues a self-signed certificate (tls.SelfSignedCert).
