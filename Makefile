@@ -1,7 +1,7 @@
 # postgres-ha: deploy with `make up`, test with `make test`.
 STACK ?= dev
 
-.PHONY: up preview stop start destroy deps test e2e
+.PHONY: up preview stop start destroy deps test e2e test-failover bench
 
 ## Deploy the stack with pulumi up on a local file backend.
 up:
@@ -41,3 +41,14 @@ test: deps
 ## The end-to-end lab: deploy the lab stack on the local Docker engine and test it.
 e2e: deps
 	go test -count=1 -timeout 30m -v ./tests/e2e
+
+## The failover suite against the live stack (it kills, stops and partitions its containers).
+test-failover:
+	mkdir -p .cache
+	pulumi stack output --json --show-secrets --stack $(STACK) > .cache/outputs.json && \
+	  FAILOVER_OUTPUTS=.cache/outputs.json go test ./tests/failover -run Live -v -timeout 60m
+
+## Failover timings on the e2e lab: 10 rounds of node-loss and 3 of every
+## other scenario (E2E_BENCH_NODELOSS, E2E_BENCH_ROUNDS override), written to BENCHMARKS.md.
+bench: deps
+	E2E_BENCH=1 go test -count=1 -timeout 180m -v -run 'TestFailover' ./tests/e2e

@@ -56,12 +56,6 @@ func Render(name string, data any) (string, error) {
 	return b.String(), nil
 }
 
-// Names lists every template, for tests that render them all.
-func Names() []string {
-	return []string{ConsulServer, ConsulAgent, PolicyPatroni, PolicyPMM, ACLBootstrap, ACLToken,
-		Patroni, PostBootstrap, HAProxyConfig, PMMAgentConfig, PMMRegister}
-}
-
 func baseName(p string) string {
 	for i := len(p) - 1; i >= 0; i-- {
 		if p[i] == '/' {

@@ -518,6 +518,11 @@ func secretNeedles(secrets []string) []string {
 	return out
 }
 
+// TestFailover runs the failover suite on the shared deployment (see
+// runFailover in failover_test.go). It is declared here, before
+// TestStopStart, because go test runs a package's tests in source order.
+func TestFailover(t *testing.T) { runFailover(t) }
+
 // TestStopStart: cluster.running=false stops every container and keeps the
 // volumes; running=true again brings the cluster back with the same data.
 // It runs the program twice more against the same realizer state, as two
