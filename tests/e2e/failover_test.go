@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/postgres-ha/postgres-ha/tests/failover"
+)
+
+// ciExcluded are scenarios left out of the CI short form, each with why.
+// A scenario is in the short form only once it has passed in two
+// consecutive full runs of this tier on a real cluster.
+var ciExcluded = map[string]string{
+	"node-loss": "not yet passed two consecutive full runs of this tier",
+	"postgres-crash": "not yet passed two consecutive full runs of this tier",
+	"switchover": "not yet passed two consecutive full runs of this tier",
+	"partition": "not yet passed two consecutive full runs of this tier",
+	"consul-server-loss": "not yet passed two consecutive full runs of this tier",
+	"consul-leader-loss": "not yet passed two consecutive full runs of this tier",
+	"agent-blip": "not yet passed two consecutive full runs of this tier",
+	"agent-lost": "not yet passed two consecutive full runs of this tier",
+	"consul-down": "not yet passed two consecutive full runs of this tier",
+}
+
+// runFailover runs the failover suite (tests/failover) on the shared
+// deployment. TestFailover (declared in cluster_test.go, between
+// TestSecurity and TestStopStart, so that it runs before stop/start) calls
+// it. The short form runs one round of every scenario not in ciExcluded;
+// E2E_BENCH=1 runs 10 rounds of node-loss and 3 of every other scenario
+// (E2E_BENCH_NODELOSS and E2E_BENCH_ROUNDS override the counts) and writes
+// the report to BENCHMARKS.md at the repository root (E2E_BENCH_OUT
+// overrides the path). Check's assertions are asserted; timings are only
+// logged.
+func runFailover(t *testing.T) {
+	h := deployment(t)
+	ctx := context.Background()
+	if _, err := h.waitHealthy(ctx, 120*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := failover.FromExports(h.exports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.WriteCAFile(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	f := failover.NewDockerFromClient(h.cli)
+	o := failover.Options{Logf: func(format string, args ...any) { logf("failover: "+format, args...) }}
+
+	synchronous := true
+	dc, dcErr := (&failover.Cluster{T: tg, F: f}).Config(ctx)
+	if dcErr == nil {
+		synchronous = dc.SynchronousMode
+		t.Logf("Patroni: ttl %d, loop_wait %d, retry_timeout %d, synchronous_mode %v, failsafe_mode %v",
+			dc.TTL, dc.LoopWait, dc.RetryTimeout, dc.SynchronousMode, dc.FailsafeMode)
+	} else {
+		t.Logf("reading Patroni's /config failed (%v): assuming synchronous mode", dcErr)
+	}
+
+	bench := os.Getenv("E2E_BENCH") != ""
+	rounds := func(name string) int {
+		if !bench {
+			return 1
+		}
+		n := 3
+		key := "E2E_BENCH_ROUNDS"
+		if name == "node-loss" {
+			n, key = 10, "E2E_BENCH_NODELOSS"
+		}
+		if s := os.Getenv(key); s != "" {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 0 {
+				t.Fatalf("%s=%q is not a number", key, s)
+			}
+			n = v
+		}
+		return n
+	}
+
+	var results []failover.Result
+	var skipped []string
+	counts := map[string]int{}
+	for _, sc := range failover.Scenarios() {
+		if why, ok := ciExcluded[sc.Name]; ok && !bench {
+			t.Logf("SKIP failover scenario %s (excluded from the CI short form): %s", sc.Name, why)
+			continue
+		}
+		n := rounds(sc.Name)
+		counts[sc.Name] = n
+		for r := 1; r <= n; r++ {
+			// A scenario takes 1-4 minutes; leave room for stop/start and cleanup.
+			if dl, ok := t.Deadline(); ok && time.Until(dl) < 8*time.Minute {
+				skipped = append(skipped, fmt.Sprintf("%s/round-%d", sc.Name, r))
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/round-%d", sc.Name, r), func(t *testing.T) {
+				res, err := sc.Run(ctx, tg, f, o)
+				results = append(results, res)
+				t.Logf("result: %+v", res)
+				if err != nil {
+					t.Errorf("%s: %v", sc.Name, err)
+				}
+				for _, p := range failover.Check(sc, res, synchronous) {
+					t.Errorf("%s: %s", sc.Name, p)
+				}
+				if !synchronous && res.Lost > 0 {
+					t.Logf("%d acknowledged write(s) lost (asynchronous mode: recorded, not asserted)", res.Lost)
+				}
+			})
+		}
+	}
+	if len(skipped) > 0 {
+		t.Errorf("not enough time left for %s: rerun with a longer -timeout", strings.Join(skipped, ", "))
+	}
+	report := failover.Report(results)
+	t.Logf("\n%s\n%s", report, failover.Details(results))
+
+	if bench {
+		out := os.Getenv("E2E_BENCH_OUT")
+		if out == "" {
+			out = filepath.Join(h.root, "BENCHMARKS.md")
+		}
+		if err := os.WriteFile(out, []byte(benchDoc(h, dc, dcErr, counts, report)), 0o644); err != nil {
+			t.Error(err)
+		} else {
+			t.Logf("wrote %s", out)
+		}
+	}
+	// The next tests need a healthy cluster.
+	if _, err := h.waitHealthy(ctx, 3*time.Minute); err != nil {
+		t.Errorf("after the failover scenarios: %v", err)
+	}
+}
+
+// benchDoc is BENCHMARKS.md: the report with what it was measured on.
+func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[string]int, report string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Failover benchmarks\n\n")
+	fmt.Fprintf(&b, "Measured by `make bench` (the e2e harness with E2E_BENCH=1: the program under mocks, every resource real on the local Docker engine) on %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	var rc []string
+	for _, sc := range failover.Scenarios() {
+		if n, ok := counts[sc.Name]; ok {
+			rc = append(rc, fmt.Sprintf("%s %d", sc.Name, n))
+		}
+	}
+	fmt.Fprintf(&b, "Rounds per scenario: %s.\n\n", strings.Join(rc, ", "))
+	fmt.Fprintf(&b, "## Machine\n\n")
+	fmt.Fprintf(&b, "- CPUs (nproc): %d\n", runtime.NumCPU())
+	fmt.Fprintf(&b, "- Memory: %s\n", memTotal())
+	fmt.Fprintf(&b, "- %s/%s, %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(&b, "## Settings\n\n")
+	if dcErr == nil {
+		fmt.Fprintf(&b, "- Patroni: ttl %d s, loop_wait %d s, retry_timeout %d s, synchronous_mode %v, failsafe_mode %v\n",
+			dc.TTL, dc.LoopWait, dc.RetryTimeout, dc.SynchronousMode, dc.FailsafeMode)
+	} else {
+		fmt.Fprintf(&b, "- Patroni: /config unreadable (%v)\n", dcErr)
+	}
+	g := h.c.Consul.Gossip
+	fmt.Fprintf(&b, "- Consul gossip_lan: probe_interval %s, probe_timeout %s, suspicion_mult %d\n", g.ProbeInterval, g.ProbeTimeout, g.SuspicionMult)
+	fmt.Fprintf(&b, "- HAProxy check interval: %s\n", h.c.HAProxy.CheckInterval)
+	fmt.Fprintf(&b, "- Deploy to healthy: %.1f s for the program run (every resource created), then %.1f s to one leader and streaming replicas\n\n",
+		deployTook.Seconds(), healthyTook.Seconds())
+	fmt.Fprintf(&b, "## Results\n\n%s\n", report)
+	return b.String()
+}
+
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+			if kb, err := strconv.Atoi(f[1]); err == nil {
+				return fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+			}
+		}
+	}
+	return "unknown"
+}
