@@ -63,6 +63,15 @@ func (r Runtime) lifecycle(a *docker.ContainerArgs) {
 	}
 }
 
+// networks attaches a container to the cluster network under its aliases.
+func (r Runtime) networks(aliases ...string) docker.ContainerNetworksAdvancedArray {
+	n := docker.ContainerNetworksAdvancedArgs{Name: r.Network}
+	if len(aliases) > 0 {
+		n.Aliases = pulumi.ToStringArray(aliases)
+	}
+	return docker.ContainerNetworksAdvancedArray{n}
+}
+
 // upload is one file for a container.
 type upload struct {
 	path    string

@@ -68,15 +68,13 @@ func NewConsulACL(ctx *pulumi.Context, name string, args *ConsulACLArgs, opts ..
 	}
 
 	a := &docker.ContainerArgs{
-		Name:        pulumi.String(c.ACLJobName()),
-		Image:       args.Image,
-		Entrypoints: pulumi.StringArray{pulumi.String("/bin/sh")},
-		Command:     pulumi.StringArray{pulumi.String(dir + "/bootstrap.sh")},
-		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
-			Name: args.Runtime.Network,
-		}},
-		Uploads: uploads(files...),
-		Labels:  containerLabels(c.Cluster.Name, "consul-acl"),
+		Name:             pulumi.String(c.ACLJobName()),
+		Image:            args.Image,
+		Entrypoints:      pulumi.StringArray{pulumi.String("/bin/sh")},
+		Command:          pulumi.StringArray{pulumi.String(dir + "/bootstrap.sh")},
+		NetworksAdvanced: args.Runtime.networks(),
+		Uploads:          uploads(files...),
+		Labels:           containerLabels(c.Cluster.Name, "consul-acl"),
 		// A one-shot job: wait for it to exit, keep it for its logs, and do
 		// not delete it on refresh because it is not running.
 		Attach:  pulumi.Bool(true),

@@ -58,9 +58,7 @@ func NewConsulCluster(ctx *pulumi.Context, name string, args *ConsulClusterArgs,
 		hcl := render(args.Values, func(v valuesT) (string, error) { return templates.ConsulServerFile(c, i, v) })
 		a := consulContainer(c, args.Runtime, server, args.Image, args.CACert, leaf, hcl, "consul-server")
 		a.Hostname = pulumi.String(server)
-		a.NetworksAdvanced = docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
-			Name: args.Runtime.Network, Aliases: pulumi.StringArray{pulumi.String(server)},
-		}}
+		a.NetworksAdvanced = args.Runtime.networks(server)
 		a.Volumes = docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
 			VolumeName: vol.Name, ContainerPath: pulumi.String(templates.MustPath("consulData")),
 		}}

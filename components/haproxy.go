@@ -59,9 +59,7 @@ func NewHAProxy(ctx *pulumi.Context, name string, args *HAProxyArgs, opts ...pul
 		Entrypoints: pulumi.StringArray{pulumi.String("haproxy")},
 		Command: pulumi.StringArray{pulumi.String("-W"), pulumi.String("-db"),
 			pulumi.String("-f"), pulumi.String(templates.MustPath("haproxyConfig"))},
-		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
-			Name: args.Runtime.Network, Aliases: pulumi.StringArray{pulumi.String(c.HAProxyName())},
-		}},
+		NetworksAdvanced: args.Runtime.networks(c.HAProxyName()),
 		Ports: docker.ContainerPortArray{
 			port(haproxyWrite, c.Ports.Write),
 			port(haproxyRead, c.Ports.Read),

@@ -53,9 +53,7 @@ func NewPMMServer(ctx *pulumi.Context, name string, args *PMMServerArgs, opts ..
 			pulumi.String("DISABLE_UPDATES=true"),
 			pulumi.String("DISABLE_TELEMETRY=true"),
 		},
-		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
-			Name: args.Runtime.Network, Aliases: pulumi.StringArray{pulumi.String(c.PMMName())},
-		}},
+		NetworksAdvanced: args.Runtime.networks(c.PMMName()),
 		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
 			Internal: pulumi.Int(443), External: pulumi.Int(c.Ports.PMM), Ip: pulumi.String(c.Ports.BindAddress),
 		}},

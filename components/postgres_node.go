@@ -84,14 +84,12 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 		files = append(files, private(up(templates.MustPath("pmmDBPassword")), pw))
 	}
 	pa := &docker.ContainerArgs{
-		Name:        pulumi.String(node),
-		Hostname:    pulumi.String(node),
-		Image:       args.PatroniImage,
-		Entrypoints: pulumi.StringArray{pulumi.String("/usr/local/bin/postgres-ha-entrypoint")},
-		Command:     pulumi.StringArray{pulumi.String("patroni"), pulumi.String(templates.MustPath("patroniConfig"))},
-		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
-			Name: args.Runtime.Network, Aliases: pulumi.StringArray{pulumi.String(node)},
-		}},
+		Name:             pulumi.String(node),
+		Hostname:         pulumi.String(node),
+		Image:            args.PatroniImage,
+		Entrypoints:      pulumi.StringArray{pulumi.String("/usr/local/bin/postgres-ha-entrypoint")},
+		Command:          pulumi.StringArray{pulumi.String("patroni"), pulumi.String(templates.MustPath("patroniConfig"))},
+		NetworksAdvanced: args.Runtime.networks(node),
 		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
 			VolumeName: vol.Name, ContainerPath: pulumi.String("/var/lib/postgresql/data"),
 		}},
