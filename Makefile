@@ -1,7 +1,7 @@
 # postgres-ha: deploy with `make up`, test with `make test`.
 STACK ?= dev
 
-.PHONY: up preview stop start destroy deps test e2e test-failover bench
+.PHONY: up preview stop start destroy deps test e2e lab lab-down test-failover bench
 
 ## Deploy the stack with pulumi up on a local file backend.
 up:
@@ -42,11 +42,24 @@ test: deps
 e2e: deps
 	go test -count=1 -timeout 30m -v ./tests/e2e
 
-## The failover suite against the live stack (it kills, stops and partitions its containers).
+## The lab: the same program deployed onto the local Docker engine without
+## Pulumi's provider plugins (the e2e harness), left running. Its outputs,
+## secrets included, go to .cache/lab-outputs.json.
+lab: deps
+	E2E_LAB=1 go test -count=1 -timeout 15m -v -run '^TestLab$$' ./tests/e2e
+
+## Remove the lab, data included.
+lab-down:
+	E2E_LAB=down go test -count=1 -timeout 5m -v -run '^TestLab$$' ./tests/e2e
+
+## The failover suite against the live stack (it kills, stops and partitions
+## its containers). OUTPUTS=.cache/lab-outputs.json runs it against the lab.
+OUTPUTS ?=
 test-failover:
 	mkdir -p .cache
-	pulumi stack output --json --show-secrets --stack $(STACK) > .cache/outputs.json && \
-	  FAILOVER_OUTPUTS=.cache/outputs.json go test ./tests/failover -run Live -v -timeout 60m
+	if [ -n "$(OUTPUTS)" ]; then cp "$(OUTPUTS)" .cache/outputs.json; else \
+	  pulumi stack output --json --show-secrets --stack $(STACK) > .cache/outputs.json; fi
+	FAILOVER_OUTPUTS=.cache/outputs.json go test -count=1 ./tests/failover -run Live -v -timeout 60m
 
 ## Failover timings on the e2e lab: 10 rounds of node-loss and 3 of every
 ## other scenario (E2E_BENCH_NODELOSS, E2E_BENCH_ROUNDS override), written to BENCHMARKS.md.

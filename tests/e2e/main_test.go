@@ -68,6 +68,8 @@ type harness struct {
 	exports map[string]any
 	caFile  string
 	tmp     string
+	// keep leaves the deployment running at exit (the lab).
+	keep bool
 
 	cleanupOnce sync.Once
 }
@@ -131,6 +133,10 @@ func runMain(m *testing.M) int {
 // cleanup removes everything of this run, once.
 func (h *harness) cleanup() {
 	h.cleanupOnce.Do(func() {
+		if h.keep {
+			_ = os.RemoveAll(h.tmp)
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		gone := removeLabelled(ctx, h.r, h.runID)
