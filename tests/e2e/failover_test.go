@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,25 +116,45 @@ func runFailover(t *testing.T) {
 	report := failover.Report(results)
 	t.Logf("\n%s\n%s", report, failover.Details(results))
 
+	// What HAProxy costs: pgbench through :5000 against direct to the leader.
+	// The short form only proves the measurement works (one 5 s pair).
+	var tput []failover.ThroughputResult
+	// pgbench and the next tests need a healthy cluster.
+	if _, err := h.waitHealthy(ctx, 3*time.Minute); err != nil {
+		t.Fatalf("after the failover scenarios: %v", err)
+	}
+	workloads := []failover.ThroughputOptions{{Pairs: 1, Duration: 5 * time.Second}}
+	if bench {
+		workloads = []failover.ThroughputOptions{{}, {SelectOnly: true}}
+	}
+	for _, w := range workloads {
+		r, err := failover.Throughput(ctx, tg, f, w)
+		if err != nil {
+			t.Errorf("pgbench: %v", err)
+			continue
+		}
+		if len(r.HAProxy) == 0 || len(r.Direct) == 0 || slices.Contains(r.HAProxy, 0) || slices.Contains(r.Direct, 0) {
+			t.Errorf("pgbench measured nothing: %+v", r)
+		}
+		tput = append(tput, r)
+	}
+	t.Logf("\n%s", failover.ThroughputReport(tput...))
+
 	if bench {
 		out := os.Getenv("E2E_BENCH_OUT")
 		if out == "" {
 			out = filepath.Join(h.root, "BENCHMARKS.md")
 		}
-		if err := os.WriteFile(out, []byte(benchDoc(h, dc, dcErr, counts, report)), 0o644); err != nil {
+		if err := os.WriteFile(out, []byte(benchDoc(h, dc, dcErr, counts, report, tput)), 0o644); err != nil {
 			t.Error(err)
 		} else {
 			t.Logf("wrote %s", out)
 		}
 	}
-	// The next tests need a healthy cluster.
-	if _, err := h.waitHealthy(ctx, 3*time.Minute); err != nil {
-		t.Errorf("after the failover scenarios: %v", err)
-	}
 }
 
 // benchDoc is BENCHMARKS.md: the report with what it was measured on.
-func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[string]int, report string) string {
+func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[string]int, report string, tput []failover.ThroughputResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Failover benchmarks\n\n")
 	fmt.Fprintf(&b, "Measured by `make bench` (the e2e harness with E2E_BENCH=1: the program under mocks, every resource real on the local Docker engine) on %s.\n\n",
@@ -162,6 +183,10 @@ func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[str
 	fmt.Fprintf(&b, "- Deploy to healthy: %.1f s for the program run (every resource created), then %.1f s to one leader and streaming replicas\n\n",
 		deployTook.Seconds(), healthyTook.Seconds())
 	fmt.Fprintf(&b, "## Results\n\n%s\n", report)
+	if len(tput) > 0 {
+		fmt.Fprintf(&b, "## What HAProxy costs\n\npgbench (scale %d) from a replica's container over the cluster network, alternating runs through HAProxy's :5000 and directly to the leader's :5432, sslmode=verify-full both ways, synchronous replication on. Leader %s, client %s.\n\n%s\n",
+			tput[0].Options.Scale, tput[0].Leader, tput[0].Client, failover.ThroughputReport(tput...))
+	}
 	return b.String()
 }
 
