@@ -89,6 +89,18 @@ func (v ClusterView) Healthy(nodes []string) error {
 	return nil
 }
 
+// SyncStandbys lists the members Patroni's /sync key names synchronous
+// standbys: only they may be promoted in synchronous mode.
+func (v ClusterView) SyncStandbys() []string {
+	var ss []string
+	for _, m := range v.Members {
+		if m.Role == "sync_standby" {
+			ss = append(ss, m.Name)
+		}
+	}
+	return ss
+}
+
 // Cluster runs the suite's queries on a Target through Faults: Patroni's
 // REST API and Consul's HTTP API through `docker exec curl` in the cluster's
 // own containers, SQL through the published endpoints.
@@ -236,7 +248,7 @@ func (c *Cluster) Streaming(ctx context.Context, endpoint string) (streaming int
 }
 
 // FullStrength checks once: /cluster lists every node running with one
-// leader, and the server behind the write endpoint is out of recovery with
+// leader (and, in synchronous mode, a synchronous standby), and the server behind the write endpoint is out of recovery with
 // N-1 replicas streaming. It returns the leader.
 func (c *Cluster) FullStrength(ctx context.Context) (string, error) {
 	v, err := c.View(ctx)
@@ -245,6 +257,12 @@ func (c *Cluster) FullStrength(ctx context.Context) (string, error) {
 	}
 	if err := v.Healthy(c.T.Nodes); err != nil {
 		return "", fmt.Errorf("/cluster (via %s): %w", v.Via, err)
+	}
+	// In synchronous mode a cluster whose /sync key names no standby cannot
+	// fail over (Patroni promotes only a synchronous standby); right after
+	// a promotion that lasts until the new leader's next cycle.
+	if dc, err := c.Config(ctx); err == nil && dc.SynchronousMode && len(v.SyncStandbys()) == 0 {
+		return "", fmt.Errorf("/cluster (via %s): synchronous mode, but no synchronous standby yet", v.Via)
 	}
 	n, rec, err := c.Streaming(ctx, c.T.WriteEndpoint)
 	if err != nil {

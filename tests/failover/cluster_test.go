@@ -24,6 +24,9 @@ func TestClusterView(t *testing.T) {
 	if err := v.Healthy(nodes); err != nil {
 		t.Errorf("healthy view: %v", err)
 	}
+	if ss := v.SyncStandbys(); len(ss) != 1 || ss[0] != "e2e-pg-3" {
+		t.Errorf("sync standbys %v, want [e2e-pg-3]", ss)
+	}
 	v.Members[0].State = "starting"
 	if err := v.Healthy(nodes); err == nil || !strings.Contains(err.Error(), "not running [e2e-pg-1 starting]") {
 		t.Errorf("starting member: %v", err)

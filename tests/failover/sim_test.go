@@ -357,16 +357,21 @@ func (s *simCluster) Exec(ctx context.Context, name string, stdin []byte, cmd ..
 // clusterJSON is GET /cluster of the model. Called with mu held.
 func (s *simCluster) clusterJSON() string {
 	var ms []Member
+	sync := false
 	for _, n := range s.tg.Nodes {
 		if s.down[n] || s.parted[n] {
 			continue
 		}
 		m := Member{Name: n, Role: "replica", State: "running", Host: n}
-		if n == s.leader {
-			m.Role = "leader"
-		}
 		if time.Now().Before(s.joining[n]) {
 			m.State = "starting"
+		}
+		switch {
+		case n == s.leader:
+			m.Role = "leader"
+		case !sync && m.State == "running" && s.leader != "":
+			// Patroni names one streaming replica the synchronous standby.
+			m.Role, sync = "sync_standby", true
 		}
 		ms = append(ms, m)
 	}
