@@ -49,6 +49,11 @@ type Postgres struct {
 	RetryTimeout int `json:"retryTimeout"`
 	// MaximumLagOnFailover is in bytes.
 	MaximumLagOnFailover int `json:"maximumLagOnFailover"`
+	// PrimaryStartTimeout is Patroni's primary_start_timeout in seconds:
+	// how long a crashed primary may take to restart in place before a
+	// replica takes over. 0 fails over at once, which loses nothing in
+	// synchronous mode and beats crash recovery in place by seconds.
+	PrimaryStartTimeout int `json:"primaryStartTimeout"`
 	MaxConnections       int `json:"maxConnections"`
 	// Parameters are extra PostgreSQL parameters for the bootstrap DCS config.
 	Parameters map[string]string `json:"parameters"`

@@ -71,6 +71,7 @@ func TestLoadBad(t *testing.T) {
 	}{
 		{"nodes-one.bad.yaml", []string{"postgres.nodes", "postgres.synchronousMode"}, []string{"1"}},
 		{"nodes-too-many.bad.yaml", []string{"postgres.nodes"}, []string{"65", "allowed: 2 to 64"}},
+		{"primary-start-timeout.bad.yaml", []string{"postgres.primaryStartTimeout"}, []string{"-5", "allowed: 0 to 3600"}},
 		{"servers-even.bad.yaml", []string{"postgres.nodes", "postgres.synchronousMode", "consul.servers"}, nil},
 		{"servers-zero.bad.yaml", []string{"consul.servers"}, []string{"0 is not allowed", "allowed: an odd number"}},
 		{"servers-nine.bad.yaml", []string{"consul.servers"}, []string{"9", "allowed"}},

@@ -69,6 +69,8 @@ func (c Config) validatePostgres(ps *Problems) {
 		ps.add("postgres.synchronousMode", "true with synchronousNodeCount %d needs at least %d nodes, postgres.nodes is %d; allowed: more nodes, a lower count, or synchronousMode false",
 			p.SynchronousNodeCount, p.SynchronousNodeCount+1, p.Nodes)
 	}
+	between(ps, "postgres.primaryStartTimeout", p.PrimaryStartTimeout, 0, 3600,
+		"0 fails over at once after a crash, more lets the primary restart in place first")
 	if p.MaximumLagOnFailover < 0 {
 		ps.add("postgres.maximumLagOnFailover", "%d is negative; allowed: bytes >= 0", p.MaximumLagOnFailover)
 	}

@@ -227,7 +227,7 @@ func PatroniFile(c config.Config, i int, v Values) (string, error) {
 		"Scope": c.ServiceName(), "Name": name, "Datacenter": c.Consul.Datacenter,
 		"RestPassword": v.RestAPIPassword, "ConsulToken": t.SecretID,
 		"TTL": p.TTL, "LoopWait": p.LoopWait, "RetryTimeout": p.RetryTimeout,
-		"MaximumLagOnFailover": p.MaximumLagOnFailover,
+		"MaximumLagOnFailover": p.MaximumLagOnFailover, "PrimaryStartTimeout": p.PrimaryStartTimeout,
 		"SynchronousMode":      p.Synchronous(), "SynchronousNodeCount": p.SynchronousNodeCount,
 		"FailsafeMode": p.Failsafe(), "MaxConnections": p.MaxConnections,
 		"MaxWalSenders": p.Nodes + 5, "Parameters": params,
