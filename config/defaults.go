@@ -20,7 +20,7 @@ func (c *Config) ApplyDefaults() {
 	num(&p.SynchronousNodeCount, 1)
 	boolean(&p.FailsafeMode, true)
 	num(&p.TTL, 20)
-	num(&p.LoopWait, 5)
+	num(&p.LoopWait, 2)
 	num(&p.RetryTimeout, 7)
 	num(&p.MaximumLagOnFailover, 1048576)
 	num(&p.MaxConnections, 200)
