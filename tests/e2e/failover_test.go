@@ -19,8 +19,7 @@ import (
 // A scenario is in the short form only once it has passed in two
 // consecutive full runs of this tier on a real cluster.
 var ciExcluded = map[string]string{
-	// Every scenario passed in two consecutive full runs (2026-11-26);
-	// none is excluded.
+	"agent-lost-failsafe-off": "new (2026-11-26, session 2): not yet through two consecutive full runs",
 }
 
 // runFailover runs the failover suite (tests/failover) on the shared

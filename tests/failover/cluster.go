@@ -330,6 +330,25 @@ func (c *Cluster) Config(ctx context.Context, skip ...string) (DynamicConfig, er
 	return DynamicConfig{}, errors.Join(errs...)
 }
 
+// SetFailsafe switches Patroni's failsafe_mode through PATCH /config
+// (authenticated) on the first node that takes it; Patroni applies it on
+// its next cycle.
+func (c *Cluster) SetFailsafe(ctx context.Context, on bool) error {
+	body, _ := json.Marshal(map[string]bool{"failsafe_mode": on})
+	var errs []error
+	for _, n := range c.T.Nodes {
+		code, out, err := c.Patroni(ctx, n, "PATCH", "/config", body, true)
+		if err == nil && code != 200 {
+			err = fmt.Errorf("PATCH /config: %d %s", code, strings.TrimSpace(string(out)))
+		}
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", n, err))
+	}
+	return errors.Join(errs...)
+}
+
 // Switchover asks Patroni (through leader's REST API, authenticated) to
 // hand the leadership over; candidate "" lets Patroni choose.
 func (c *Cluster) Switchover(ctx context.Context, leader, candidate string) error {

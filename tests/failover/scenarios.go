@@ -123,6 +123,7 @@ func Scenarios() []Scenario {
 		{Name: "consul-leader-loss", Run: ConsulLeaderLoss, NoFailover: true},
 		{Name: "agent-blip", Run: AgentBlip},
 		{Name: "agent-lost", Run: AgentLost},
+		{Name: "agent-lost-failsafe-off", Run: AgentLostFailsafeOff},
 		{Name: "consul-down", Run: ConsulDown},
 	}
 }
@@ -707,26 +708,57 @@ func AgentBlip(ctx context.Context, t Target, f Faults, o Options) (Result, erro
 
 // AgentLost kills the leader's Consul agent for Options.AgentLostFor:
 // there must be no split brain; the write gap and any failover are
-// recorded; the agent is started again at the end.
+// recorded; the agent is started again at the end. It runs with the
+// cluster's failsafe_mode (on by default: the leader keeps writing).
 func AgentLost(ctx context.Context, t Target, f Faults, o Options) (Result, error) {
-	return run(ctx, "agent-lost", t, f, o, func(s *session) error {
-		agent := t.Agent(s.res.LeaderBefore)
-		s.owe("start "+agent, func(ctx context.Context) error { return f.Start(ctx, agent) })
-		s.fault()
-		if err := f.Kill(s.ctx, agent); err != nil {
+	return run(ctx, "agent-lost", t, f, o, agentLost)
+}
+
+// AgentLostFailsafeOff is AgentLost with Patroni's failsafe_mode switched
+// off for the run (PATCH /config) and back on after it: the leader cut off
+// from Consul demotes and a replica takes over.
+func AgentLostFailsafeOff(ctx context.Context, t Target, f Faults, o Options) (Result, error) {
+	return run(ctx, "agent-lost-failsafe-off", t, f, o, func(s *session) error {
+		dc, err := s.c.Config(s.ctx)
+		if err != nil {
 			return err
 		}
-		s.note("killed agent %s", agent)
-		s.observe(s.o.AgentLostFor)
-		s.repaired()
-		if err := s.pay("start " + agent); err != nil {
+		if dc.FailsafeMode {
+			s.owe("failsafe_mode on", func(ctx context.Context) error { return s.c.SetFailsafe(ctx, true) })
+			if err := s.c.SetFailsafe(s.ctx, false); err != nil {
+				return err
+			}
+			// Patroni reads the dynamic configuration on its next cycle.
+			time.Sleep(time.Duration(dc.LoopWait+1) * time.Second)
+			s.note("failsafe_mode switched off for the run")
+		}
+		if err := agentLost(s); err != nil {
 			return err
 		}
-		if s.res.Failover {
-			s.rejoin = s.res.LeaderBefore
+		if dc.FailsafeMode {
+			return s.pay("failsafe_mode on")
 		}
 		return nil
 	})
+}
+
+func agentLost(s *session) error {
+	agent := s.t.Agent(s.res.LeaderBefore)
+	s.owe("start "+agent, func(ctx context.Context) error { return s.f.Start(ctx, agent) })
+	s.fault()
+	if err := s.f.Kill(s.ctx, agent); err != nil {
+		return err
+	}
+	s.note("killed agent %s", agent)
+	s.observe(s.o.AgentLostFor)
+	s.repaired()
+	if err := s.pay("start " + agent); err != nil {
+		return err
+	}
+	if s.res.Failover {
+		s.rejoin = s.res.LeaderBefore
+	}
+	return nil
 }
 
 // ConsulDown kills every Consul server: with failsafe mode the primary

@@ -39,7 +39,10 @@ type simCluster struct {
 	joining      map[string]time.Time
 	consulLeader string
 	rejoined     map[string]bool
-	calls        []string
+	// failsafeOff is Patroni's failsafe_mode switched off by PATCH /config:
+	// a leader that loses its agent then demotes and a replica takes over.
+	failsafeOff bool
+	calls       []string
 }
 
 func newSim(t *testing.T) *simCluster {
@@ -129,6 +132,8 @@ func (s *simCluster) Kill(_ context.Context, n string) error {
 	switch {
 	case s.isNode(n) && n == s.leader:
 		s.failover(n)
+	case s.failsafeOff && s.leader != "" && n == s.leader+"-consul":
+		s.failover(s.leader)
 	case s.isServer(n) && n == s.consulLeader:
 		s.consulLeader = ""
 		time.AfterFunc(300*time.Millisecond, func() {
@@ -323,7 +328,25 @@ func (s *simCluster) Exec(ctx context.Context, name string, stdin []byte, cmd ..
 			}
 			return reply(200, s.clusterJSON())
 		case method == "GET" && path == "/config":
-			return reply(200, `{"ttl": 20, "loop_wait": 5, "retry_timeout": 7, "synchronous_mode": true, "failsafe_mode": true}`)
+			return reply(200, fmt.Sprintf(`{"ttl": 20, "loop_wait": 0, "retry_timeout": 7, "synchronous_mode": true, "failsafe_mode": %v}`, !s.failsafeOff))
+		case method == "PATCH" && path == "/config":
+			if string(stdin) != "user = \"patroni:"+s.tg.PatroniRestPassword+"\"\n" {
+				return reply(401, "no auth")
+			}
+			var req struct {
+				Failsafe *bool `json:"failsafe_mode"`
+			}
+			for i, a := range cmd {
+				if a == "--data-binary" && i+1 < len(cmd) {
+					_ = json.Unmarshal([]byte(cmd[i+1]), &req)
+				}
+			}
+			if req.Failsafe == nil {
+				return reply(400, "bad body")
+			}
+			s.failsafeOff = !*req.Failsafe
+			s.record(fmt.Sprintf("failsafe_mode %v", *req.Failsafe))
+			return reply(200, "{}")
 		case method == "POST" && path == "/switchover":
 			if string(stdin) != "user = \"patroni:"+s.tg.PatroniRestPassword+"\"\n" {
 				return reply(401, "no auth")
@@ -490,7 +513,9 @@ func TestScenariosSimulated(t *testing.T) {
 		"consul-leader-loss": {ownPrimaries: 1, notes: []string{"killed Consul server sim-consul-2 (Raft leader sim-consul-2)"}},
 		"agent-blip":         {ownPrimaries: 1, notes: []string{"agent sim-pg-1-consul down for", "no failover"}},
 		"agent-lost":         {ownPrimaries: 1, notes: []string{"killed agent sim-pg-1-consul"}},
-		"consul-down":        {ownPrimaries: 1, notes: []string{"killed every Consul server", "/cluster unanswered", "the primary was taking writes at the end of the outage", "Consul healthy again"}},
+		"agent-lost-failsafe-off": {failover: true, gap: true, ownPrimaries: 1,
+			notes: []string{"failsafe_mode switched off for the run", "killed agent sim-pg-1-consul"}},
+		"consul-down": {ownPrimaries: 1, notes: []string{"killed every Consul server", "/cluster unanswered", "the primary was taking writes at the end of the outage", "Consul healthy again"}},
 	}
 	var results []Result
 	for _, sc := range Scenarios() {
@@ -518,6 +543,12 @@ func TestScenariosSimulated(t *testing.T) {
 			}
 			if w.gap && res.Gap < sim.failoverDelay/2 {
 				t.Errorf("gap %s shorter than the simulated outage", res.Gap)
+			}
+			sim.mu.Lock()
+			off := sim.failsafeOff
+			sim.mu.Unlock()
+			if off {
+				t.Error("the scenario left failsafe_mode off")
 			}
 			notes := strings.Join(res.Notes, "\n")
 			for _, n := range w.notes {

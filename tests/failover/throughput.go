@@ -44,7 +44,7 @@ func (o ThroughputOptions) withDefaults() ThroughputOptions {
 type ThroughputResult struct {
 	Options ThroughputOptions
 	// Client is the container pgbench ran in; Leader the node it hit directly.
-	Client, Leader string
+	Client, Leader  string
 	HAProxy, Direct []float64
 }
 
