@@ -93,44 +93,25 @@ func (f *fields) has(key string) bool {
 	return ok && v != nil
 }
 
-func (f *fields) str(key, def string) string {
+// get reads key as a T (def when unset), reporting any other type.
+func get[T any](f *fields, key string, def T, kind string) T {
 	f.used[key] = true
 	v, ok := f.m[key]
 	if !ok || v == nil {
 		return def
 	}
-	s, ok := v.(string)
+	t, ok := v.(T)
 	if !ok {
-		f.fail(key, "want a string, got %T", v)
+		f.fail(key, "want %s, got %T", kind, v)
 	}
-	return s
+	return t
 }
 
-func (f *fields) num(key string, def int) int {
-	f.used[key] = true
-	v, ok := f.m[key]
-	if !ok || v == nil {
-		return def
-	}
-	n, ok := v.(float64)
-	if !ok {
-		f.fail(key, "want a number, got %T", v)
-	}
-	return int(n)
-}
+func (f *fields) str(key, def string) string { return get(f, key, def, "a string") }
 
-func (f *fields) boolean(key string, def bool) bool {
-	f.used[key] = true
-	v, ok := f.m[key]
-	if !ok || v == nil {
-		return def
-	}
-	b, ok := v.(bool)
-	if !ok {
-		f.fail(key, "want a bool, got %T", v)
-	}
-	return b
-}
+func (f *fields) num(key string, def int) int { return int(get(f, key, float64(def), "a number")) }
+
+func (f *fields) boolean(key string, def bool) bool { return get(f, key, def, "a bool") }
 
 func (f *fields) strs(key string) []string {
 	f.used[key] = true

@@ -215,6 +215,26 @@ func (s *session) repairAll() {
 
 func (s *session) fault() { s.faultAt = time.Now() }
 
+// repairNow marks the repair time and runs the repair owed under key.
+func (s *session) repairNow(key string) error {
+	s.repaired()
+	return s.pay(key)
+}
+
+// repairConsul runs the repair owed under key (starting Consul servers)
+// and waits for Consul to be healthy again.
+func (s *session) repairConsul(key string) error {
+	if err := s.repairNow(key); err != nil {
+		return err
+	}
+	d, err := s.c.WaitConsulHealthy(s.ctx, s.o.HealthyTimeout)
+	if err != nil {
+		return err
+	}
+	s.note("Consul healthy again %s after the restart", dur(d))
+	return nil
+}
+
 // repaired marks the repair and starts watching for full strength, so that
 // BackToFull does not include a scenario's observation after the repair.
 func (s *session) repaired() {
@@ -541,8 +561,7 @@ func NodeLoss(ctx context.Context, t Target, f Faults, o Options) (Result, error
 		if _, err := s.waitNewLeader(old); err != nil {
 			return err
 		}
-		s.repaired()
-		if err := s.pay("start " + old); err != nil {
+		if err := s.repairNow("start " + old); err != nil {
 			return err
 		}
 		s.rejoin = old
@@ -622,8 +641,7 @@ func Partition(ctx context.Context, t Target, f Faults, o Options) (Result, erro
 				s.violation("%s demoted %s after the partition, later than ttl %d s", old, dur(d), ttl)
 			}
 		}
-		s.repaired()
-		if err := s.pay("reconnect " + old); err != nil {
+		if err := s.repairNow("reconnect " + old); err != nil {
 			return err
 		}
 		s.rejoin = old
@@ -666,16 +684,7 @@ func consulServerLoss(ctx context.Context, name string, leader bool, t Target, f
 		}
 		s.note("killed Consul server %s (Raft leader %s)", victim, cl)
 		s.observe(s.o.Observe)
-		s.repaired()
-		if err := s.pay("start " + victim); err != nil {
-			return err
-		}
-		d, err := s.c.WaitConsulHealthy(s.ctx, s.o.HealthyTimeout)
-		if err != nil {
-			return err
-		}
-		s.note("Consul healthy again %s after the restart", dur(d))
-		return nil
+		return s.repairConsul("start " + victim)
 	})
 }
 
@@ -691,8 +700,7 @@ func AgentBlip(ctx context.Context, t Target, f Faults, o Options) (Result, erro
 			return err
 		}
 		time.Sleep(s.o.AgentBlip)
-		s.repaired()
-		if err := s.pay("start " + agent); err != nil {
+		if err := s.repairNow("start " + agent); err != nil {
 			return err
 		}
 		s.note("agent %s down for %s", agent, dur(s.repairAt.Sub(s.faultAt)))
@@ -751,8 +759,7 @@ func agentLost(s *session) error {
 	}
 	s.note("killed agent %s", agent)
 	s.observe(s.o.AgentLostFor)
-	s.repaired()
-	if err := s.pay("start " + agent); err != nil {
+	if err := s.repairNow("start " + agent); err != nil {
 		return err
 	}
 	if s.res.Failover {
@@ -781,16 +788,7 @@ func ConsulDown(ctx context.Context, t Target, f Faults, o Options) (Result, err
 			s.note("the primary was taking writes at the end of the outage")
 		}
 		cancel()
-		s.repaired()
-		if err := s.pay("start servers"); err != nil {
-			return err
-		}
-		d, err := s.c.WaitConsulHealthy(s.ctx, s.o.HealthyTimeout)
-		if err != nil {
-			return err
-		}
-		s.note("Consul healthy again %s after the restart", dur(d))
-		return nil
+		return s.repairConsul("start servers")
 	})
 }
 
