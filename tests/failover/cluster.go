@@ -264,6 +264,9 @@ func (c *Cluster) FullStrength(ctx context.Context) (string, error) {
 	if dc, err := c.Config(ctx); err == nil && dc.SynchronousMode && len(v.SyncStandbys()) == 0 {
 		return "", fmt.Errorf("/cluster (via %s): synchronous mode, but no synchronous standby yet", v.Via)
 	}
+	if err := c.NoFailsafeRecord(ctx); err != nil {
+		return "", err
+	}
 	n, rec, err := c.Streaming(ctx, c.T.WriteEndpoint)
 	if err != nil {
 		return "", fmt.Errorf("through %s: %w", c.T.WriteEndpoint, err)
@@ -275,6 +278,38 @@ func (c *Cluster) FullStrength(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("through %s: %d replicas streaming, want %d", c.T.WriteEndpoint, n, want)
 	}
 	return v.Leader(), nil
+}
+
+// NoFailsafeRecord checks that no node holds a failsafe record (GET
+// /patroni's failsafe_mode_is_active). A primary cut off from Consul posts
+// itself to every member it reaches as the leader to keep following; a
+// member keeps that record for ttl, and if the leader fails meanwhile it
+// follows the record instead of racing. After a healed partition that
+// delays the next failover by up to ttl.
+func (c *Cluster) NoFailsafeRecord(ctx context.Context) error {
+	var active []string
+	for _, n := range c.T.Nodes {
+		code, body, err := c.Patroni(ctx, n, "GET", "/patroni", nil, false)
+		if err == nil && code != 200 {
+			err = fmt.Errorf("GET /patroni: %d", code)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		var st struct {
+			Failsafe bool `json:"failsafe_mode_is_active"`
+		}
+		if err := json.Unmarshal(body, &st); err != nil {
+			return fmt.Errorf("%s: GET /patroni: %w", n, err)
+		}
+		if st.Failsafe {
+			active = append(active, n)
+		}
+	}
+	if len(active) > 0 {
+		return fmt.Errorf("%v still hold a failsafe record of a former primary (kept for ttl)", active)
+	}
+	return nil
 }
 
 // WaitFull waits for FullStrength, returning the leader and how long the

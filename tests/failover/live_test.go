@@ -179,7 +179,7 @@ func TestPick(t *testing.T) {
 	if _, err := pick(Scenarios(), "nope"); err == nil || !strings.Contains(err.Error(), "known: node-loss,") {
 		t.Errorf("unknown name: %v", err)
 	}
-	if all, _ := pick(Scenarios(), ""); len(all) != 9 {
+	if all, _ := pick(Scenarios(), ""); len(all) != len(Scenarios()) || len(all) != 10 {
 		t.Errorf("all: %d", len(all))
 	}
 }

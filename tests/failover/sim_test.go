@@ -42,8 +42,13 @@ type simCluster struct {
 	// failsafeOff is Patroni's failsafe_mode switched off by PATCH /config:
 	// a leader that loses its agent then demotes and a replica takes over.
 	failsafeOff bool
-	calls       []string
+	// failsafeUntil is when the members' failsafe records expire.
+	failsafeUntil time.Time
+	calls         []string
 }
+
+// simFailsafeFor is how long members keep a failsafe record in the model.
+const simFailsafeFor = 700 * time.Millisecond
 
 func newSim(t *testing.T) *simCluster {
 	pg := startLocalPG(t)
@@ -193,6 +198,9 @@ func (s *simCluster) Reconnect(_ context.Context, _, n string) error {
 	defer s.mu.Unlock()
 	s.record("reconnect " + n)
 	delete(s.parted, n)
+	// The healed old primary posts itself to the others as the failsafe
+	// leader before it sees the new one; they keep that record a while.
+	s.failsafeUntil = time.Now().Add(simFailsafeFor)
 	s.joining[n] = time.Now().Add(300 * time.Millisecond)
 	s.rejoined[n] = true
 	return nil
@@ -327,6 +335,11 @@ func (s *simCluster) Exec(ctx context.Context, name string, stdin []byte, cmd ..
 				return reply(503, "DCS unavailable")
 			}
 			return reply(200, s.clusterJSON())
+		case method == "GET" && path == "/patroni":
+			if name != s.leader && time.Now().Before(s.failsafeUntil) {
+				return reply(200, `{"state": "running", "failsafe_mode_is_active": true}`)
+			}
+			return reply(200, `{"state": "running"}`)
 		case method == "GET" && path == "/config":
 			return reply(200, fmt.Sprintf(`{"ttl": 20, "loop_wait": 0, "retry_timeout": 7, "synchronous_mode": true, "failsafe_mode": %v}`, !s.failsafeOff))
 		case method == "PATCH" && path == "/config":
@@ -540,6 +553,9 @@ func TestScenariosSimulated(t *testing.T) {
 			if res.Acked == 0 || res.Lost != 0 || !res.Resumed || res.BackToFull <= 0 || res.LeaderAfter == "" ||
 				res.Took < res.BackToFull || res.Started.IsZero() {
 				t.Errorf("result %+v", res)
+			}
+			if sc.Name == "partition" && res.BackToFull < simFailsafeFor {
+				t.Errorf("back to full %s after the heal, before the failsafe records expired (%s)", res.BackToFull, simFailsafeFor)
 			}
 			if w.gap && res.Gap < sim.failoverDelay/2 {
 				t.Errorf("gap %s shorter than the simulated outage", res.Gap)
