@@ -144,7 +144,7 @@ func runFailover(t *testing.T) {
 		if out == "" {
 			out = filepath.Join(h.root, "BENCHMARKS.md")
 		}
-		if err := os.WriteFile(out, []byte(benchDoc(h, dc, dcErr, counts, report, tput)), 0o644); err != nil {
+		if err := os.WriteFile(out, []byte(benchDoc(h, dc, dcErr, counts, report, failover.Details(results), tput)), 0o644); err != nil {
 			t.Error(err)
 		} else {
 			t.Logf("wrote %s", out)
@@ -153,7 +153,7 @@ func runFailover(t *testing.T) {
 }
 
 // benchDoc is BENCHMARKS.md: the report with what it was measured on.
-func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[string]int, report string, tput []failover.ThroughputResult) string {
+func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[string]int, report, details string, tput []failover.ThroughputResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Failover benchmarks\n\n")
 	fmt.Fprintf(&b, "Measured by `make bench` (the e2e harness with E2E_BENCH=1: the program under mocks, every resource real on the local Docker engine) on %s.\n\n",
@@ -186,6 +186,7 @@ func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[str
 		fmt.Fprintf(&b, "## What HAProxy costs\n\npgbench (scale %d) from a replica's container over the cluster network, alternating runs through HAProxy's :5000 and directly to the leader's :5432, sslmode=verify-full both ways, synchronous replication on. Leader %s, client %s.\n\n%s\n",
 			tput[0].Options.Scale, tput[0].Leader, tput[0].Client, failover.ThroughputReport(tput...))
 	}
+	fmt.Fprintf(&b, "## Every round\n\n%s", details)
 	return b.String()
 }
 

@@ -9,8 +9,9 @@ import (
 
 // Report formats results (one or more rounds of each scenario) as a
 // Markdown table for BENCHMARKS.md: per scenario, in order of first
-// appearance, the write gap (min / median / max over the rounds whose
-// writes resumed), acknowledged writes lost over acknowledged, the most
+// appearance, the write gap (the first window; min / median / max over
+// the rounds whose writes resumed), writes unavailable in total (every
+// window of a round added up; median / max), acknowledged writes lost over acknowledged, the most
 // primaries seen at once (own view / HAProxy's), time back to full strength
 // (median / max), failovers and errors.
 func Report(results []Result) string {
@@ -23,13 +24,18 @@ func Report(results []Result) string {
 		by[r.Name] = append(by[r.Name], r)
 	}
 	var b strings.Builder
-	b.WriteString("| Scenario | Runs | Write gap min / median / max | Lost / acked | Max primaries (own / HAProxy) | Back to full median / max | Failovers | Not resumed |\n")
-	b.WriteString("|---|---:|---|---|---|---|---:|---:|\n")
+	b.WriteString("| Scenario | Runs | Write gap min / median / max | Unavailable in total median / max | Lost / acked | Max primaries (own / HAProxy) | Back to full median / max | Failovers | Not resumed |\n")
+	b.WriteString("|---|---:|---|---|---|---|---|---:|---:|\n")
 	for _, name := range order {
 		rs := by[name]
-		var gaps, full []time.Duration
+		var gaps, totals, full []time.Duration
 		lost, acked, maxP, maxR, failovers, notResumed := 0, 0, 0, 0, 0, 0
 		for _, r := range rs {
+			var total time.Duration
+			for _, w := range r.Windows {
+				total += w.Duration()
+			}
+			totals = append(totals, total)
 			if r.Resumed {
 				gaps = append(gaps, r.Gap)
 			} else {
@@ -51,13 +57,15 @@ func Report(results []Result) string {
 			lo, med, hi := stats(gaps)
 			gapCell = fmt.Sprintf("%s / %s / %s", secs(lo), secs(med), secs(hi))
 		}
+		_, medT, hiT := stats(totals)
+		totalCell := fmt.Sprintf("%s / %s", secs(medT), secs(hiT))
 		fullCell := "–"
 		if len(full) > 0 {
 			_, med, hi := stats(full)
 			fullCell = fmt.Sprintf("%s / %s", secs(med), secs(hi))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %d / %d | %d / %d | %s | %d | %d |\n",
-			name, len(rs), gapCell, lost, acked, maxP, maxR, fullCell, failovers, notResumed)
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %d / %d | %d / %d | %s | %d | %d |\n",
+			name, len(rs), gapCell, totalCell, lost, acked, maxP, maxR, fullCell, failovers, notResumed)
 	}
 	return b.String()
 }

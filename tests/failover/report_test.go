@@ -8,26 +8,28 @@ import (
 
 func TestReport(t *testing.T) {
 	s := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	win := func(at, d float64) Window { return Window{From: t0.Add(s(at)), To: t0.Add(s(at + d))} }
 	results := []Result{
-		{Name: "node-loss", Gap: s(2.4), Resumed: true, Acked: 1000, MaxPrimaries: 1, MaxRoutable: 1, BackToFull: s(9), Failover: true},
-		{Name: "switchover", Gap: s(1.5), Resumed: true, Acked: 300, MaxPrimaries: 1, MaxRoutable: 1, BackToFull: s(4), Failover: true},
-		{Name: "node-loss", Gap: s(3.0), Resumed: true, Acked: 900, MaxPrimaries: 1, MaxRoutable: 1, BackToFull: s(12), Failover: true},
+		{Name: "node-loss", Gap: s(2.4), Windows: []Window{win(0, 2.4), win(10, 5)}, Resumed: true, Acked: 1000, MaxPrimaries: 1, MaxRoutable: 1, BackToFull: s(9), Failover: true},
+		{Name: "switchover", Gap: s(1.5), Windows: []Window{win(0, 1.5)}, Resumed: true, Acked: 300, MaxPrimaries: 1, MaxRoutable: 1, BackToFull: s(4), Failover: true},
+		{Name: "node-loss", Gap: s(3.0), Windows: []Window{win(0, 3)}, Resumed: true, Acked: 900, MaxPrimaries: 1, MaxRoutable: 1, BackToFull: s(12), Failover: true},
 		{Name: "node-loss", Gap: s(2.2), Resumed: true, Acked: 950, Lost: 1, MaxPrimaries: 2, MaxRoutable: 1, BackToFull: s(7), Failover: true},
 		{Name: "consul-down", Resumed: true, Acked: 3000, MaxPrimaries: 1, MaxRoutable: 1, BackToFull: s(6.25)},
 		{Name: "node-loss", Gap: s(9), Resumed: false, Acked: 10},
 	}
 	want := strings.Join([]string{
-		"| Scenario | Runs | Write gap min / median / max | Lost / acked | Max primaries (own / HAProxy) | Back to full median / max | Failovers | Not resumed |",
-		"|---|---:|---|---|---|---|---:|---:|",
-		"| node-loss | 4 | 2.20 s / 2.40 s / 3.00 s | 1 / 2860 | 2 / 1 | 9.00 s / 12.00 s | 3 | 1 |",
-		"| switchover | 1 | 1.50 s / 1.50 s / 1.50 s | 0 / 300 | 1 / 1 | 4.00 s / 4.00 s | 1 | 0 |",
-		"| consul-down | 1 | 0.00 s / 0.00 s / 0.00 s | 0 / 3000 | 1 / 1 | 6.25 s / 6.25 s | 0 | 0 |",
+		"| Scenario | Runs | Write gap min / median / max | Unavailable in total median / max | Lost / acked | Max primaries (own / HAProxy) | Back to full median / max | Failovers | Not resumed |",
+		"|---|---:|---|---|---|---|---|---:|---:|",
+		"| node-loss | 4 | 2.20 s / 2.40 s / 3.00 s | 1.50 s / 7.40 s | 1 / 2860 | 2 / 1 | 9.00 s / 12.00 s | 3 | 1 |",
+		"| switchover | 1 | 1.50 s / 1.50 s / 1.50 s | 1.50 s / 1.50 s | 0 / 300 | 1 / 1 | 4.00 s / 4.00 s | 1 | 0 |",
+		"| consul-down | 1 | 0.00 s / 0.00 s / 0.00 s | 0.00 s / 0.00 s | 0 / 3000 | 1 / 1 | 6.25 s / 6.25 s | 0 | 0 |",
 		"",
 	}, "\n")
 	if got := Report(results); got != want {
 		t.Errorf("Report =\n%s\nwant\n%s", got, want)
 	}
-	if got := Report([]Result{{Name: "x"}}); !strings.Contains(got, "| x | 1 | – | 0 / 0 | 0 / 0 | – | 0 | 1 |") {
+	if got := Report([]Result{{Name: "x"}}); !strings.Contains(got, "| x | 1 | – | 0.00 s / 0.00 s | 0 / 0 | 0 / 0 | – | 0 | 1 |") {
 		t.Errorf("Report of a failed run:\n%s", got)
 	}
 }
