@@ -14,11 +14,15 @@
 // REST API (GET /primary, through `docker exec`) for split brain, and checks
 // through the write endpoint that it always reaches a primary. After the
 // fault, every acknowledged row must be on the new leader, and the cluster
-// must come back to full strength: one leader and N-1 streaming replicas.
+// must come back to full strength: one leader and N-1 streaming replicas, a
+// synchronous standby in synchronous mode, and no member still holding a
+// failsafe record (either would slow the next failover).
 //
 // Scenarios (NodeLoss, PostgresCrash, Switchover, Partition,
-// ConsulServerLoss, ConsulLeaderLoss, AgentBlip, AgentLost, ConsulDown) each
-// return a Result; Report formats results over rounds as a Markdown table.
+// ConsulServerLoss, ConsulLeaderLoss, AgentBlip, AgentLost,
+// AgentLostFailsafeOff, ConsulDown) each return a Result; Report formats
+// results over rounds as a Markdown table. Throughput compares pgbench
+// through HAProxy with pgbench direct to the leader.
 //
 // Traffic goes only to the published ports on 127.0.0.1 and, through
 // `docker exec`, to the cluster's own containers.

@@ -750,6 +750,7 @@ func AgentLostFailsafeOff(ctx context.Context, t Target, f Faults, o Options) (R
 	})
 }
 
+// agentLost is the body of AgentLost and AgentLostFailsafeOff.
 func agentLost(s *session) error {
 	agent := s.t.Agent(s.res.LeaderBefore)
 	s.owe("start "+agent, func(ctx context.Context) error { return s.f.Start(ctx, agent) })
