@@ -24,13 +24,16 @@ func TestLab(t *testing.T) {
 	case "":
 		t.Skip("E2E_LAB unset: `make lab` deploys the lab and leaves it running")
 	case "down":
-		// TestMain already removed every labelled leftover, the lab included.
+		// TestMain removes every labelled leftover, the lab included, before
+		// any test runs; here only check that nothing is left.
 		if skipReason != "" {
 			t.Fatal(skipReason)
 		}
-		gone := removeLabelled(context.Background(), env.r, "")
-		t.Logf("lab removed (%d objects left to remove: %v)", len(gone), gone)
+		if left := removeLabelled(context.Background(), env.r, ""); len(left) > 0 {
+			t.Errorf("still there after the removal: %v", left)
+		}
 		_ = os.Remove(filepath.Join(env.root, labOutputs))
+		t.Log("lab removed")
 		return
 	}
 	h := deployment(t)
