@@ -54,7 +54,7 @@ type Postgres struct {
 	// replica takes over. 0 fails over at once, which loses nothing in
 	// synchronous mode and beats crash recovery in place by seconds.
 	PrimaryStartTimeout int `json:"primaryStartTimeout"`
-	MaxConnections       int `json:"maxConnections"`
+	MaxConnections      int `json:"maxConnections"`
 	// Parameters are extra PostgreSQL parameters for the bootstrap DCS config.
 	Parameters map[string]string `json:"parameters"`
 	// WaitTimeoutSeconds bounds how long `pulumi up` waits for a node.

@@ -228,7 +228,7 @@ func PatroniFile(c config.Config, i int, v Values) (string, error) {
 		"RestPassword": v.RestAPIPassword, "ConsulToken": t.SecretID,
 		"TTL": p.TTL, "LoopWait": p.LoopWait, "RetryTimeout": p.RetryTimeout,
 		"MaximumLagOnFailover": p.MaximumLagOnFailover, "PrimaryStartTimeout": p.PrimaryStartTimeout,
-		"SynchronousMode":      p.Synchronous(), "SynchronousNodeCount": p.SynchronousNodeCount,
+		"SynchronousMode": p.Synchronous(), "SynchronousNodeCount": p.SynchronousNodeCount,
 		"FailsafeMode": p.Failsafe(), "MaxConnections": p.MaxConnections,
 		"MaxWalSenders": p.Nodes + 5, "Parameters": params,
 		"SuperuserPassword": v.SuperuserPassword, "ReplicationPassword": v.ReplicationPassword,
