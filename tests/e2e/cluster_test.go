@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/postgres-ha/postgres-ha/tests/failover"
 	"github.com/postgres-ha/postgres-ha/tests/internal/realpki"
 )
 
@@ -78,10 +79,10 @@ func TestBootstrap(t *testing.T) {
 		}
 		for _, n := range h.nodes() {
 			res, err := h.exec(ctx, n, "", nil, "df", "-k", "--output=size", "/dev/shm")
-			if err != nil || res.code != 0 {
+			if err != nil || res.Code != 0 {
 				t.Fatalf("df in %s: %v %s", n, err, res)
 			}
-			f := strings.Fields(res.stdout)
+			f := strings.Fields(res.Stdout)
 			kb, err := strconv.ParseInt(f[len(f)-1], 10, 64)
 			if err != nil {
 				t.Fatalf("df in %s: %s", n, res)
@@ -112,11 +113,11 @@ func TestBootstrap(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if res.code != 0 {
+			if res.Code != 0 {
 				return errorf("consul members: %s", res)
 			}
 			got := map[string]string{}
-			for _, line := range strings.Split(strings.TrimSpace(res.stdout), "\n")[1:] {
+			for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n")[1:] {
 				f := strings.Fields(line)
 				if len(f) >= 4 && f[2] == "alive" {
 					got[f[0]] = f[3]
@@ -124,7 +125,7 @@ func TestBootstrap(t *testing.T) {
 			}
 			for n, typ := range want {
 				if got[n] != typ {
-					return errorf("member %s: want alive %s; consul members:\n%s", n, typ, res.stdout)
+					return errorf("member %s: want alive %s; consul members:\n%s", n, typ, res.Stdout)
 				}
 			}
 			return nil
@@ -332,7 +333,7 @@ func TestSecurity(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, node := range h.nodes() {
-			curl := func(extra ...string) execResult {
+			curl := func(extra ...string) failover.ExecResult {
 				args := append([]string{"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
 					"--cacert", "/etc/postgres-ha/tls/ca.crt"}, extra...)
 				args = append(args, fmt.Sprintf("https://%s:8008/patroni", node))
@@ -342,15 +343,15 @@ func TestSecurity(t *testing.T) {
 				}
 				return res
 			}
-			if res := curl("--cert", "/etc/postgres-ha/tls/haproxy.pem"); res.code != 0 || res.stdout != "200" {
+			if res := curl("--cert", "/etc/postgres-ha/tls/haproxy.pem"); res.Code != 0 || res.Stdout != "200" {
 				t.Fatalf("control: %s with HAProxy's certificate: %s", node, res)
 			}
-			if res := curl(); res.code == 0 || res.stdout != "000" {
+			if res := curl(); res.Code == 0 || res.Stdout != "000" {
 				t.Errorf("%s answered without a client certificate: %s", node, res)
 			} else {
 				t.Logf("%s without a client certificate: %s", node, res)
 			}
-			if res := curl("--cert", "/tmp/e2e-intruder.pem"); res.code == 0 || res.stdout != "000" {
+			if res := curl("--cert", "/tmp/e2e-intruder.pem"); res.Code == 0 || res.Stdout != "000" {
 				t.Errorf("%s answered a client certificate from another CA: %s", node, res)
 			} else {
 				t.Logf("%s with another CA's certificate: %s", node, res)

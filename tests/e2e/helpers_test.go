@@ -15,47 +15,13 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/jackc/pgx/v5"
+	"github.com/postgres-ha/postgres-ha/tests/failover"
 )
 
-// execResult is one `docker exec`.
-type execResult struct {
-	stdout, stderr string
-	code           int
-}
-
-func (e execResult) String() string {
-	return fmt.Sprintf("exit %d, stdout %q, stderr %q", e.code, strings.TrimSpace(e.stdout), strings.TrimSpace(e.stderr))
-}
-
 // exec runs cmd in a container (as user, with extra env) and waits for it.
-func (h *harness) exec(ctx context.Context, ctr, user string, env []string, cmd ...string) (execResult, error) {
-	ex, err := h.cli.ContainerExecCreate(ctx, ctr, container.ExecOptions{
-		User: user, Env: env, Cmd: cmd, AttachStdout: true, AttachStderr: true,
-	})
-	if err != nil {
-		return execResult{}, fmt.Errorf("exec in %s: %w", ctr, err)
-	}
-	att, err := h.cli.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
-	if err != nil {
-		return execResult{}, fmt.Errorf("exec attach in %s: %w", ctr, err)
-	}
-	defer att.Close()
-	var out, errb bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &errb, att.Reader); err != nil && err != io.EOF {
-		return execResult{}, fmt.Errorf("exec output in %s: %w", ctr, err)
-	}
-	for {
-		st, err := h.cli.ContainerExecInspect(ctx, ex.ID)
-		if err != nil {
-			return execResult{}, err
-		}
-		if !st.Running {
-			return execResult{stdout: out.String(), stderr: errb.String(), code: st.ExitCode}, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+func (h *harness) exec(ctx context.Context, ctr, user string, env []string, cmd ...string) (failover.ExecResult, error) {
+	return failover.NewDockerFromClient(h.cli).ExecAs(ctx, ctr, user, env, nil, cmd...)
 }
 
 // psql runs one query on a node over its unix socket as the superuser,
@@ -67,10 +33,10 @@ func (h *harness) psql(ctx context.Context, node, sql string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if res.code != 0 {
+	if res.Code != 0 {
 		return "", fmt.Errorf("psql on %s: %s", node, res)
 	}
-	return strings.TrimSpace(res.stdout), nil
+	return strings.TrimSpace(res.Stdout), nil
 }
 
 func (h *harness) nodes() []string {

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/postgres-ha/postgres-ha/cluster"
 	"github.com/postgres-ha/postgres-ha/config"
+	"github.com/postgres-ha/postgres-ha/tests/failover"
 )
 
 // The e2e stack: Pulumi.lab.yaml with its own cluster name, ports and
@@ -224,35 +224,6 @@ func (h *harness) labConfig(subnet string, running bool) (map[string]string, err
 	return cfg, nil
 }
 
-// pickSubnet is the first candidate that overlaps no Docker network.
-func (h *harness) pickSubnet(ctx context.Context) (string, error) {
-	nets, err := h.cli.NetworkList(ctx, network.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	var used []*net.IPNet
-	for _, n := range nets {
-		for _, c := range n.IPAM.Config {
-			if _, p, err := net.ParseCIDR(c.Subnet); err == nil {
-				used = append(used, p)
-			}
-		}
-	}
-	for _, cand := range subnetCandidates {
-		_, c, _ := net.ParseCIDR(cand)
-		free := true
-		for _, u := range used {
-			if u.Contains(c.IP) || c.Contains(u.IP) {
-				free = false
-			}
-		}
-		if free {
-			return cand, nil
-		}
-	}
-	return "", fmt.Errorf("every candidate subnet %v overlaps a Docker network", subnetCandidates)
-}
-
 // run runs the program once under the realizer with cfg and returns its
 // exports; resources it no longer declares are deleted afterwards.
 func (h *harness) run(cfg map[string]string) (map[string]any, error) {
@@ -297,7 +268,7 @@ func (h *harness) deploy() error {
 		}
 		l.Close()
 	}
-	subnet, err := h.pickSubnet(ctx)
+	subnet, err := failover.NewDockerFromClient(h.cli).FreeSubnet(ctx, subnetCandidates)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -141,8 +142,13 @@ func (d *Docker) Unpause(ctx context.Context, name string) error {
 }
 
 func (d *Docker) Exec(ctx context.Context, name string, stdin []byte, cmd ...string) (ExecResult, error) {
+	return d.ExecAs(ctx, name, "0", nil, stdin, cmd...)
+}
+
+// ExecAs is Exec as user, with env added to the container's environment.
+func (d *Docker) ExecAs(ctx context.Context, name, user string, env []string, stdin []byte, cmd ...string) (ExecResult, error) {
 	ex, err := d.cli.ContainerExecCreate(ctx, name, container.ExecOptions{
-		User: "0", Cmd: cmd, AttachStdin: stdin != nil, AttachStdout: true, AttachStderr: true,
+		User: user, Env: env, Cmd: cmd, AttachStdin: stdin != nil, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
 		return ExecResult{}, fmt.Errorf("exec in %s: %w", name, err)
@@ -338,4 +344,40 @@ func (d *Docker) Logs(ctx context.Context, name string, since time.Time) (string
 		return b.String(), fmt.Errorf("logs of %s: %w", name, err)
 	}
 	return b.String(), nil
+}
+
+// ErrNoFreeSubnet is FreeSubnet's error when every candidate is taken.
+var ErrNoFreeSubnet = errors.New("every candidate subnet overlaps a Docker network")
+
+// FreeSubnet is the first of candidates (CIDRs) that overlaps no Docker
+// network, for a test network that must not collide with the host's.
+func (d *Docker) FreeSubnet(ctx context.Context, candidates []string) (string, error) {
+	nets, err := d.cli.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	var used []*net.IPNet
+	for _, n := range nets {
+		for _, c := range n.IPAM.Config {
+			if _, p, err := net.ParseCIDR(c.Subnet); err == nil {
+				used = append(used, p)
+			}
+		}
+	}
+	for _, cand := range candidates {
+		_, c, err := net.ParseCIDR(cand)
+		if err != nil {
+			return "", fmt.Errorf("candidate subnet %q: %w", cand, err)
+		}
+		free := true
+		for _, u := range used {
+			if u.Contains(c.IP) || c.Contains(u.IP) {
+				free = false
+			}
+		}
+		if free {
+			return cand, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %v", ErrNoFreeSubnet, candidates)
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 )
@@ -259,30 +258,12 @@ func TestDockerFaults(t *testing.T) {
 // freeSubnet is the first of unitSubnets that overlaps no Docker network.
 func freeSubnet(ctx context.Context, t *testing.T, d *Docker) string {
 	t.Helper()
-	nets, err := d.Client().NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs()})
+	s, err := d.FreeSubnet(ctx, unitSubnets)
+	if errors.Is(err, ErrNoFreeSubnet) {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var used []*net.IPNet
-	for _, n := range nets {
-		for _, c := range n.IPAM.Config {
-			if _, p, err := net.ParseCIDR(c.Subnet); err == nil {
-				used = append(used, p)
-			}
-		}
-	}
-	for _, s := range unitSubnets {
-		_, p, _ := net.ParseCIDR(s)
-		free := true
-		for _, u := range used {
-			if u.Contains(p.IP) || p.Contains(u.IP) {
-				free = false
-			}
-		}
-		if free {
-			return s
-		}
-	}
-	t.Skipf("every candidate subnet %v is in use", unitSubnets)
-	return ""
+	return s
 }
