@@ -478,7 +478,7 @@ func frame(ctx context.Context, name string, t Target, f Faults, o Options, body
 				ov.To.Sub(ov.From).Round(time.Millisecond), ov.From.Format("15:04:05.000"))
 		}
 		for _, ov := range sum.RouterOverlaps {
-			s.note("HAProxy's view: %s answered /primary with 200 in one round at %s", strings.Join(ov.Nodes, "+"),
+			s.note("HAProxy's view: %s answered /primary with 200 in two consecutive rounds from %s", strings.Join(ov.Nodes, "+"),
 				ov.From.Format("15:04:05.000"))
 		}
 		if sum.WrongRole > 0 {

@@ -164,8 +164,18 @@ func MaxConcurrent(spans []Span) (int, []Overlap) {
 	return max, overlaps
 }
 
-// MaxPerRound is the largest number of nodes answering 200 within one
-// polling round, with the rounds where more than one did.
+// MaxPerRound is the largest number of nodes answering 200 in two
+// consecutive polling rounds, with the pairs of rounds where more than one
+// did.
+//
+// One round alone proves nothing: its requests run in parallel and each
+// node evaluates its answer at its own instant, up to curl's timeout apart,
+// so a clean handover (the old leader answers just before it lets go, the
+// new one just after it takes the key) can show both in one round. Round
+// r+1 starts only after every answer of round r arrived, so a node answering
+// 200 in both rounds next to another that did too was primary after the
+// other was and before it again: two writers, or leadership flapping back.
+// HAProxy (rise 1, fall 2) would route to both in that case.
 func MaxPerRound(samples []Sample) (int, []Overlap) {
 	rounds := map[int64][]Sample{}
 	var order []int64
@@ -175,21 +185,37 @@ func MaxPerRound(samples []Sample) (int, []Overlap) {
 		}
 		rounds[s.Round] = append(rounds[s.Round], s)
 	}
+	primaries := func(r int64) map[string]time.Time {
+		m := map[string]time.Time{}
+		for _, s := range rounds[r] {
+			if s.Primary() {
+				if at, ok := m[s.Node]; !ok || s.At.Before(at) {
+					m[s.Node] = s.At
+				}
+			}
+		}
+		return m
+	}
+	if len(order) == 1 {
+		return min(len(primaries(order[0])), 1), nil
+	}
 	max := 0
 	var overlaps []Overlap
-	for _, r := range order {
+	for i := 1; i < len(order); i++ {
+		prev, cur := primaries(order[i-1]), primaries(order[i])
 		var nodes []string
 		var from, to time.Time
-		for _, s := range rounds[r] {
-			if !s.Primary() || contains(nodes, s.Node) {
+		for n, at := range cur {
+			first, ok := prev[n]
+			if !ok {
 				continue
 			}
-			nodes = append(nodes, s.Node)
-			if from.IsZero() || s.At.Before(from) {
-				from = s.At
+			nodes = append(nodes, n)
+			if from.IsZero() || first.Before(from) {
+				from = first
 			}
-			if s.At.After(to) {
-				to = s.At
+			if at.After(to) {
+				to = at
 			}
 		}
 		if len(nodes) > max {
@@ -271,7 +297,8 @@ type WatchSummary struct {
 	MaxPrimaries int
 	Overlaps     []Overlap
 	// MaxRoutable is the same as HAProxy can see it: every node asked from
-	// the HAProxy container in one round.
+	// the HAProxy container in rounds, counted when two consecutive rounds
+	// agree (see MaxPerRound).
 	MaxRoutable    int
 	RouterOverlaps []Overlap
 	// Samples counts the self-view answers.
