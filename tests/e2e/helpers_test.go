@@ -25,11 +25,13 @@ func (h *harness) exec(ctx context.Context, ctr, user string, env []string, cmd 
 }
 
 // psql runs one query on a node over its unix socket as the superuser,
-// returning unaligned, tuples-only output.
+// returning unaligned, tuples-only output. The password goes on standard
+// input, never on a command line or in the exec's environment.
 func (h *harness) psql(ctx context.Context, node, sql string) (string, error) {
 	pw, _ := h.exports["superuserPassword"].(string)
-	res, err := h.exec(ctx, node, "postgres", []string{"PGPASSWORD=" + pw, "PGCONNECT_TIMEOUT=3"},
-		"psql", "-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-AtXq", "-v", "ON_ERROR_STOP=1", "-c", sql)
+	res, err := failover.NewDockerFromClient(h.cli).ExecAs(ctx, node, "postgres", []string{"PGCONNECT_TIMEOUT=3"}, []byte(pw+"\n"),
+		"sh", "-c", `IFS= read -r PGPASSWORD; export PGPASSWORD; exec psql "$@"`, "psql",
+		"-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-AtXq", "-v", "ON_ERROR_STOP=1", "-c", sql)
 	if err != nil {
 		return "", err
 	}
