@@ -312,6 +312,29 @@ func (c *Cluster) NoFailsafeRecord(ctx context.Context) error {
 	return nil
 }
 
+// PostmasterStart is when node's PostgreSQL last started, as its Patroni
+// reports it (GET /patroni): a changed value means it was restarted, e.g.
+// demoted.
+func (c *Cluster) PostmasterStart(ctx context.Context, node string) (string, error) {
+	code, body, err := c.Patroni(ctx, node, "GET", "/patroni", nil, false)
+	if err == nil && code != 200 {
+		err = fmt.Errorf("GET /patroni: %d", code)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", node, err)
+	}
+	var st struct {
+		Start string `json:"postmaster_start_time"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		return "", fmt.Errorf("%s: GET /patroni: %w", node, err)
+	}
+	if st.Start == "" {
+		return "", fmt.Errorf("%s: GET /patroni has no postmaster_start_time", node)
+	}
+	return st.Start, nil
+}
+
 // WaitFull waits for FullStrength, returning the leader and how long the
 // wait took.
 func (c *Cluster) WaitFull(ctx context.Context, timeout time.Duration) (string, time.Duration, error) {

@@ -149,6 +149,8 @@ type session struct {
 	// firstFull is when full strength was first seen after the repair.
 	firstFull     time.Time
 	stopFullWatch context.CancelFunc
+	// atFull, if set, runs once the cluster is back at full strength.
+	atFull func()
 }
 
 type repair struct {
@@ -537,6 +539,9 @@ func frame(ctx context.Context, name string, t Target, f Faults, o Options, body
 	res.LeaderAfter = leader
 	s.sawLeader(leader)
 	s.rejoinNote()
+	if s.atFull != nil {
+		s.atFull()
+	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = s.w.WaitAck(wctx, time.Now())
 	cancel()
@@ -753,6 +758,7 @@ func AgentLostFailsafeOff(ctx context.Context, t Target, f Faults, o Options) (R
 // agentLost is the body of AgentLost and AgentLostFailsafeOff.
 func agentLost(s *session) error {
 	agent := s.t.Agent(s.res.LeaderBefore)
+	s.notePostmasterKept(s.res.LeaderBefore)
 	s.owe("start "+agent, func(ctx context.Context) error { return s.f.Start(ctx, agent) })
 	s.fault()
 	if err := s.f.Kill(s.ctx, agent); err != nil {
@@ -767,6 +773,29 @@ func agentLost(s *session) error {
 		s.rejoin = s.res.LeaderBefore
 	}
 	return nil
+}
+
+// notePostmasterKept records, once the cluster is back at full strength,
+// whether node's PostgreSQL ran through the scenario or was restarted (a
+// demotion): with failsafe mode a primary that loses only its agent keeps
+// running.
+func (s *session) notePostmasterKept(node string) {
+	before, err := s.c.PostmasterStart(s.ctx, node)
+	if err != nil {
+		s.logf("postmaster start time: %v", err)
+		return
+	}
+	s.atFull = func() {
+		after, err := s.c.PostmasterStart(s.ctx, node)
+		switch {
+		case err != nil:
+			s.logf("postmaster start time: %v", err)
+		case after == before:
+			s.note("%s's PostgreSQL ran throughout (started %s)", node, before)
+		default:
+			s.note("%s's PostgreSQL was restarted (demoted): started %s, then %s", node, before, after)
+		}
+	}
 }
 
 // ConsulDown kills every Consul server: with failsafe mode the primary

@@ -44,7 +44,10 @@ type simCluster struct {
 	failsafeOff bool
 	// failsafeUntil is when the members' failsafe records expire.
 	failsafeUntil time.Time
-	calls         []string
+	// restarts counts each node's PostgreSQL restarts (start, demotion):
+	// GET /patroni reports it as postmaster_start_time.
+	restarts map[string]int
+	calls    []string
 }
 
 // simFailsafeFor is how long members keep a failsafe record in the model.
@@ -80,7 +83,7 @@ func newSim(t *testing.T) *simCluster {
 	s := &simCluster{t: t, pg: pg, proxy: proxy, failoverDelay: 800 * time.Millisecond, claimFor: 1500 * time.Millisecond,
 		leader: "sim-pg-1", consulLeader: "sim-consul-2",
 		down: map[string]bool{}, parted: map[string]bool{}, claims: map[string]time.Time{},
-		joining: map[string]time.Time{}, rejoined: map[string]bool{}}
+		joining: map[string]time.Time{}, rejoined: map[string]bool{}, restarts: map[string]int{}}
 	s.tg = Target{
 		WriteEndpoint: fmt.Sprintf("localhost:%d", proxy.port()), ReadEndpoint: "localhost:1",
 		CACert: pg.caPEM, CAFile: tg.CAFile, SuperuserPassword: pg.password, PatroniRestPassword: "rest-pw",
@@ -112,6 +115,7 @@ func (s *simCluster) dcsUp() bool {
 // delay. Called with mu held.
 func (s *simCluster) failover(old string) {
 	s.leader = ""
+	s.restarts[old]++
 	s.proxy.set(false)
 	time.AfterFunc(s.failoverDelay, func() {
 		s.mu.Lock()
@@ -167,6 +171,7 @@ func (s *simCluster) Start(_ context.Context, n string) error {
 	}
 	delete(s.down, n)
 	if s.isNode(n) {
+		s.restarts[n]++
 		s.joining[n] = time.Now().Add(300 * time.Millisecond)
 		s.rejoined[n] = true
 	}
@@ -336,10 +341,11 @@ func (s *simCluster) Exec(ctx context.Context, name string, stdin []byte, cmd ..
 			}
 			return reply(200, s.clusterJSON())
 		case method == "GET" && path == "/patroni":
+			started := fmt.Sprintf(`"postmaster_start_time": "2026-01-02 03:04:%02d+00:00"`, s.restarts[name])
 			if name != s.leader && time.Now().Before(s.failsafeUntil) {
-				return reply(200, `{"state": "running", "failsafe_mode_is_active": true}`)
+				return reply(200, `{"state": "running", "failsafe_mode_is_active": true, `+started+`}`)
 			}
-			return reply(200, `{"state": "running"}`)
+			return reply(200, `{"state": "running", `+started+`}`)
 		case method == "GET" && path == "/config":
 			return reply(200, fmt.Sprintf(`{"ttl": 20, "loop_wait": 0, "retry_timeout": 7, "synchronous_mode": true, "failsafe_mode": %v}`, !s.failsafeOff))
 		case method == "PATCH" && path == "/config":
@@ -525,9 +531,9 @@ func TestScenariosSimulated(t *testing.T) {
 		"consul-server-loss": {ownPrimaries: 1, notes: []string{"killed Consul server sim-consul-1 (Raft leader sim-consul-2)", "Consul healthy again"}},
 		"consul-leader-loss": {ownPrimaries: 1, notes: []string{"killed Consul server sim-consul-2 (Raft leader sim-consul-2)"}},
 		"agent-blip":         {ownPrimaries: 1, notes: []string{"agent sim-pg-1-consul down for", "no failover"}},
-		"agent-lost":         {ownPrimaries: 1, notes: []string{"killed agent sim-pg-1-consul"}},
+		"agent-lost":         {ownPrimaries: 1, notes: []string{"killed agent sim-pg-1-consul", "sim-pg-1's PostgreSQL ran throughout (started 2026-01-02 03:04:"}},
 		"agent-lost-failsafe-off": {failover: true, gap: true, ownPrimaries: 1,
-			notes: []string{"failsafe_mode switched off for the run", "killed agent sim-pg-1-consul"}},
+			notes: []string{"failsafe_mode switched off for the run", "killed agent sim-pg-1-consul", "sim-pg-1's PostgreSQL was restarted (demoted)"}},
 		"consul-down": {ownPrimaries: 1, notes: []string{"killed every Consul server", "/cluster unanswered", "the primary was taking writes at the end of the outage", "Consul healthy again"}},
 	}
 	var results []Result
