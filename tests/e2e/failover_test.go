@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/postgres-ha/postgres-ha/templates"
 	"github.com/postgres-ha/postgres-ha/tests/failover"
 )
 
@@ -59,6 +62,7 @@ func runFailover(t *testing.T) {
 	}
 
 	bench := os.Getenv("E2E_BENCH") != ""
+	machine := machineLines(ctx, h)
 	rounds := func(name string) int {
 		if !bench {
 			return 1
@@ -145,7 +149,7 @@ func runFailover(t *testing.T) {
 		if out == "" {
 			out = filepath.Join(h.root, "BENCHMARKS.md")
 		}
-		if err := os.WriteFile(out, []byte(benchDoc(h, dc, dcErr, counts, report, failover.Details(results), tput)), 0o644); err != nil {
+		if err := os.WriteFile(out, []byte(benchDoc(h, machine, dc, dcErr, counts, report, failover.Details(results), tput)), 0o644); err != nil {
 			t.Error(err)
 		} else {
 			t.Logf("wrote %s", out)
@@ -154,7 +158,7 @@ func runFailover(t *testing.T) {
 }
 
 // benchDoc is BENCHMARKS.md: the report with what it was measured on.
-func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[string]int, report, details string, tput []failover.ThroughputResult) string {
+func benchDoc(h *harness, machine []string, dc failover.DynamicConfig, dcErr error, counts map[string]int, report, details string, tput []failover.ThroughputResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Failover benchmarks\n\n")
 	fmt.Fprintf(&b, "Measured by `make bench` (the e2e harness with E2E_BENCH=1: the program under mocks, every resource real on the local Docker engine) on %s.\n\n",
@@ -167,9 +171,10 @@ func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[str
 	}
 	fmt.Fprintf(&b, "Rounds per scenario: %s.\n\n", strings.Join(rc, ", "))
 	fmt.Fprintf(&b, "## Machine\n\n")
-	fmt.Fprintf(&b, "- CPUs (nproc): %d\n", runtime.NumCPU())
-	fmt.Fprintf(&b, "- Memory: %s\n", memTotal())
-	fmt.Fprintf(&b, "- %s/%s, %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.Version())
+	for _, l := range machine {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	fmt.Fprintf(&b, "\n")
 	fmt.Fprintf(&b, "## Settings\n\n")
 	if dcErr == nil {
 		fmt.Fprintf(&b, "- Patroni: ttl %d s, loop_wait %d s, retry_timeout %d s, synchronous_mode %v, failsafe_mode %v\n",
@@ -189,6 +194,49 @@ func benchDoc(h *harness, dc failover.DynamicConfig, dcErr error, counts map[str
 	}
 	fmt.Fprintf(&b, "## Every round\n\n%s", details)
 	return b.String()
+}
+
+// machineLines describes what the numbers were measured on, read before
+// the first fault: the same program gives very different timings on a
+// loaded host or a slow storage driver (every probe is a process started in
+// a container).
+func machineLines(ctx context.Context, h *harness) []string {
+	cpu := "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	load := "unknown"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			load = strings.Join(f[:3], " / ")
+		}
+	}
+	engine := "unknown"
+	if info, err := h.cli.Info(ctx); err == nil {
+		engine = fmt.Sprintf("%s, storage driver %s, cgroup %s", info.ServerVersion, info.Driver, info.CgroupVersion)
+	}
+	var patches []string
+	if files, err := templates.ImageFiles("patroni"); err == nil {
+		for n := range files {
+			if strings.HasSuffix(n, ".patch") {
+				patches = append(patches, path.Base(n))
+			}
+		}
+		sort.Strings(patches)
+	}
+	return []string{
+		fmt.Sprintf("CPUs (nproc): %d, %s", runtime.NumCPU(), cpu),
+		fmt.Sprintf("Memory: %s", memTotal()),
+		fmt.Sprintf("%s/%s, %s", runtime.GOOS, runtime.GOARCH, runtime.Version()),
+		fmt.Sprintf("Docker Engine %s", engine),
+		fmt.Sprintf("Load average (1 / 5 / 15 min) with the cluster deployed, before the first fault: %s", load),
+		fmt.Sprintf("Patroni image: Debian's Patroni 3.0.2 with templates/images/patroni/patches/ %s", strings.Join(patches, ", ")),
+	}
 }
 
 func memTotal() string {
