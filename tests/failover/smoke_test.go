@@ -106,10 +106,19 @@ func TestSmokeReadOnly(t *testing.T) {
 	s := w.Summary()
 	t.Logf("watch: %d own-view samples, %d HAProxy-view samples, %d role checks, servers %v", s.Samples, s.RouterSamples, s.RoleChecks, s.Servers)
 	perNode := map[string]int{}
+	states := map[string]int{}
 	for _, x := range w.SelfSamples() {
 		if x.Primary() {
 			perNode[x.Node]++
 		}
+		if x.Code > 0 {
+			states[x.State]++
+		}
+	}
+	// Every answer's body carries PostgreSQL's state: the own view tells a
+	// demoting leader's 200 from a claim by it.
+	if states["running"] == 0 || len(states) != 1 {
+		t.Errorf("states in the own-view answers %v, want only running", states)
 	}
 	// Role checks may time out on a loaded host; a wrong answer may not.
 	if s.MaxPrimaries != 1 || s.MaxRoutable != 1 || s.WrongRole != 0 || s.RoleErrors == s.RoleChecks {

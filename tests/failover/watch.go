@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -24,10 +25,17 @@ type Sample struct {
 	Code int
 	// Round groups the samples of one polling round (router view only).
 	Round int64
+	// State is PostgreSQL's state in the answer's body ("running",
+	// "stopping", ...; self view only, empty when unknown).
+	State string
 }
 
-// Primary reports whether the node answered 200 to /primary.
-func (s Sample) Primary() bool { return s.Code == 200 }
+// Primary reports whether the node claimed to be a writable primary: 200
+// to /primary with PostgreSQL running. Patroni answers 200 for the whole
+// of a demotion's shutdown (it drops the role only once PostgreSQL has
+// stopped), and a stopping server takes no connection and no commit, so
+// such an answer is no claim; an answer whose state is unknown counts.
+func (s Sample) Primary() bool { return s.Code == 200 && (s.State == "" || s.State == "running") }
 
 // Span is a stretch of time a node answered /primary with 200 at both ends,
 // with no other answer, and no silence longer than the allowed gap, between.
@@ -396,13 +404,14 @@ func (w *WriterWatch) sleep(ctx context.Context) bool {
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 
 // selfPollScript asks node's own REST API for /primary every interval,
-// printing one status code a line.
+// printing each answer's body, then "@@<status code>" on a line of its own
+// (000 when curl got no answer).
 func selfPollScript(node string, interval, max time.Duration) string {
 	ca, cert, key := templates.MustPath("pgCA"), templates.MustPath("pgCert"), templates.MustPath("pgKey")
 	return fmt.Sprintf(`end=$(( $(date +%%s) + %d ))
 while [ "$(date +%%s)" -lt "$end" ]; do
-  c=$(curl -s -o /dev/null -w '%%{http_code}' --connect-timeout 1 --max-time 2 --cacert %s --cert %s --key %s --resolve '%s:8008:127.0.0.1' 'https://%s:8008/primary')
-  echo "$c" || exit 0
+  r=$(curl -s -w '\n@@%%{http_code}' --connect-timeout 1 --max-time 2 --cacert %s --cert %s --key %s --resolve '%s:8008:127.0.0.1' 'https://%s:8008/primary')
+  echo "$r" || exit 0
   sleep %s
 done`, int(max.Seconds()), ca, cert, key, node, node, seconds(interval))
 }
@@ -426,13 +435,23 @@ done`, int(max.Seconds()), strings.Join(nodes, " "), ca, pem, seconds(interval))
 func (w *WriterWatch) pollSelf(ctx context.Context, node string) {
 	script := selfPollScript(node, w.cfg.Interval, w.cfg.MaxDuration)
 	for ctx.Err() == nil {
+		var body strings.Builder
 		err := w.f.ExecLines(ctx, node, func(line string) {
-			code, err := strconv.Atoi(strings.TrimSpace(line))
+			// The answer's body, then "@@<code>".
+			c, ok := strings.CutPrefix(strings.TrimSpace(line), "@@")
+			if !ok {
+				body.WriteString(line)
+				return
+			}
+			code, err := strconv.Atoi(c)
+			b := body.String()
+			body.Reset()
 			if err != nil {
 				return
 			}
+			smp := Sample{Node: node, At: time.Now(), Code: code, State: patroniState(b)}
 			w.mu.Lock()
-			w.self = append(w.self, Sample{Node: node, At: time.Now(), Code: code})
+			w.self = append(w.self, smp)
 			w.mu.Unlock()
 		}, "sh", "-c", UntilStdinCloses(script))
 		if ctx.Err() != nil {
@@ -446,6 +465,18 @@ func (w *WriterWatch) pollSelf(ctx context.Context, node string) {
 			return
 		}
 	}
+}
+
+// patroniState is the "state" of a Patroni status body, empty if there is
+// none.
+func patroniState(body string) string {
+	var st struct {
+		State string `json:"state"`
+	}
+	if json.Unmarshal([]byte(body), &st) != nil {
+		return ""
+	}
+	return st.State
 }
 
 func (w *WriterWatch) pollRouter(ctx context.Context) {

@@ -15,6 +15,29 @@ func polls(node string, t0 time.Time, startMS, stepMS int, codes ...int) []Sampl
 	return ss
 }
 
+// withState sets the samples' states in order.
+func withState(ss []Sample, states ...string) []Sample {
+	for i := range ss {
+		if i < len(states) {
+			ss[i].State = states[i]
+		}
+	}
+	return ss
+}
+
+func TestPatroniState(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"state": "stopping", "role": "master"}`: "stopping",
+		`{"state": "running"}`:                    "running",
+		`no body`:                                 "",
+		``:                                        "",
+	} {
+		if got := patroniState(body); got != want {
+			t.Errorf("patroniState(%q) = %q, want %q", body, got, want)
+		}
+	}
+}
+
 func cat(xs ...[]Sample) []Sample {
 	var out []Sample
 	for _, x := range xs {
@@ -52,6 +75,20 @@ func TestSplitBrainSelfView(t *testing.T) {
 			samples: cat(
 				polls("a", t0, 0, 200, 200, 200, 200, 200, 200, 200, 503),
 				polls("b", t0, 50, 200, 503, 503, 200, 200, 200, 200, 200)),
+			max: 2, nodes: "a+b",
+		},
+		{
+			name: "the demoting leader answers 200 while PostgreSQL stops: no claim",
+			samples: cat(
+				withState(polls("a", t0, 0, 200, 200, 200, 200, 200, 200, 503), "running", "running", "running", "stopping", "stopping", "stopping"),
+				withState(polls("b", t0, 50, 200, 503, 503, 503, 200, 200, 200), "running", "running", "running", "running", "running", "running", "running")),
+			max: 1,
+		},
+		{
+			name: "the same answers without a state count as claims",
+			samples: cat(
+				polls("a", t0, 0, 200, 200, 200, 200, 200, 200, 503),
+				polls("b", t0, 50, 200, 503, 503, 503, 200, 200, 200)),
 			max: 2, nodes: "a+b",
 		},
 		{
@@ -151,7 +188,7 @@ func TestSummarize(t *testing.T) {
 func TestPollScripts(t *testing.T) {
 	self := selfPollScript("e2e-pg-1", 200*time.Millisecond, time.Hour)
 	for _, want := range []string{"+ 3600 ))", "--resolve 'e2e-pg-1:8008:127.0.0.1' 'https://e2e-pg-1:8008/primary'",
-		"--cert /run/postgres-ha/tls/node.crt --key /run/postgres-ha/tls/node.key", "sleep 0.200", "%{http_code}"} {
+		"--cert /run/postgres-ha/tls/node.crt --key /run/postgres-ha/tls/node.key", "sleep 0.200", `-w '\n@@%{http_code}'`, `echo "$r" || exit 0`} {
 		if !strings.Contains(self, want) {
 			t.Errorf("self poll script lacks %q:\n%s", want, self)
 		}
