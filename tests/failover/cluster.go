@@ -289,18 +289,9 @@ func (c *Cluster) FullStrength(ctx context.Context) (string, error) {
 func (c *Cluster) NoFailsafeRecord(ctx context.Context) error {
 	var active []string
 	for _, n := range c.T.Nodes {
-		code, body, err := c.Patroni(ctx, n, "GET", "/patroni", nil, false)
-		if err == nil && code != 200 {
-			err = fmt.Errorf("GET /patroni: %d", code)
-		}
+		st, err := c.status(ctx, n)
 		if err != nil {
-			return fmt.Errorf("%s: %w", n, err)
-		}
-		var st struct {
-			Failsafe bool `json:"failsafe_mode_is_active"`
-		}
-		if err := json.Unmarshal(body, &st); err != nil {
-			return fmt.Errorf("%s: GET /patroni: %w", n, err)
+			return err
 		}
 		if st.Failsafe {
 			active = append(active, n)
@@ -313,26 +304,34 @@ func (c *Cluster) NoFailsafeRecord(ctx context.Context) error {
 }
 
 // PostmasterStart is when node's PostgreSQL last started, as its Patroni
-// reports it (GET /patroni): a changed value means it was restarted, e.g.
-// demoted.
+// reports it: a changed value means it was restarted, e.g. demoted.
 func (c *Cluster) PostmasterStart(ctx context.Context, node string) (string, error) {
+	st, err := c.status(ctx, node)
+	if err == nil && st.PostmasterStart == "" {
+		err = fmt.Errorf("%s: GET /patroni has no postmaster_start_time", node)
+	}
+	return st.PostmasterStart, err
+}
+
+// nodeStatus is what the suite reads of GET /patroni.
+type nodeStatus struct {
+	Failsafe        bool   `json:"failsafe_mode_is_active"`
+	PostmasterStart string `json:"postmaster_start_time"`
+}
+
+func (c *Cluster) status(ctx context.Context, node string) (nodeStatus, error) {
+	var st nodeStatus
 	code, body, err := c.Patroni(ctx, node, "GET", "/patroni", nil, false)
 	if err == nil && code != 200 {
 		err = fmt.Errorf("GET /patroni: %d", code)
 	}
+	if err == nil {
+		err = json.Unmarshal(body, &st)
+	}
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", node, err)
+		return st, fmt.Errorf("%s: GET /patroni: %w", node, err)
 	}
-	var st struct {
-		Start string `json:"postmaster_start_time"`
-	}
-	if err := json.Unmarshal(body, &st); err != nil {
-		return "", fmt.Errorf("%s: GET /patroni: %w", node, err)
-	}
-	if st.Start == "" {
-		return "", fmt.Errorf("%s: GET /patroni has no postmaster_start_time", node)
-	}
-	return st.Start, nil
+	return st, nil
 }
 
 // WaitFull waits for FullStrength, returning the leader and how long the
