@@ -78,7 +78,7 @@ func TestBootstrap(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range h.nodes() {
-			res, err := h.exec(ctx, n, "", nil, "df", "-k", "--output=size", "/dev/shm")
+			res, err := h.exec(ctx, n, "", nil, nil, "df", "-k", "--output=size", "/dev/shm")
 			if err != nil || res.Code != 0 {
 				t.Fatalf("df in %s: %v %s", n, err, res)
 			}
@@ -109,7 +109,7 @@ func TestBootstrap(t *testing.T) {
 			want[n] = "client"
 		}
 		err := eventually(60*time.Second, time.Second, func() error {
-			res, err := h.exec(ctx, srv, "", []string{"CONSUL_HTTP_TOKEN_FILE=/tmp/e2e-management.token"}, "consul", "members")
+			res, err := h.exec(ctx, srv, "", []string{"CONSUL_HTTP_TOKEN_FILE=/tmp/e2e-management.token"}, nil, "consul", "members")
 			if err != nil {
 				return err
 			}
@@ -337,7 +337,7 @@ func TestSecurity(t *testing.T) {
 				args := append([]string{"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
 					"--cacert", "/etc/postgres-ha/tls/ca.crt"}, extra...)
 				args = append(args, fmt.Sprintf("https://%s:8008/patroni", node))
-				res, err := h.exec(ctx, from, "0", nil, args...)
+				res, err := h.exec(ctx, from, "0", nil, nil, args...)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -19,9 +19,10 @@ import (
 	"github.com/postgres-ha/postgres-ha/tests/failover"
 )
 
-// exec runs cmd in a container (as user, with extra env) and waits for it.
-func (h *harness) exec(ctx context.Context, ctr, user string, env []string, cmd ...string) (failover.ExecResult, error) {
-	return failover.NewDockerFromClient(h.cli).ExecAs(ctx, ctr, user, env, nil, cmd...)
+// exec runs cmd in a container (as user, with extra env and stdin, if not
+// nil) and waits for it.
+func (h *harness) exec(ctx context.Context, ctr, user string, env []string, stdin []byte, cmd ...string) (failover.ExecResult, error) {
+	return failover.NewDockerFromClient(h.cli).ExecAs(ctx, ctr, user, env, stdin, cmd...)
 }
 
 // psql runs one query on a node over its unix socket as the superuser,
@@ -29,7 +30,7 @@ func (h *harness) exec(ctx context.Context, ctr, user string, env []string, cmd 
 // input, never on a command line or in the exec's environment.
 func (h *harness) psql(ctx context.Context, node, sql string) (string, error) {
 	pw, _ := h.exports["superuserPassword"].(string)
-	res, err := failover.NewDockerFromClient(h.cli).ExecAs(ctx, node, "postgres", []string{"PGCONNECT_TIMEOUT=3"}, []byte(pw+"\n"),
+	res, err := h.exec(ctx, node, "postgres", []string{"PGCONNECT_TIMEOUT=3"}, []byte(pw+"\n"),
 		"sh", "-c", `IFS= read -r PGPASSWORD; export PGPASSWORD; exec psql "$@"`, "psql",
 		"-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-AtXq", "-v", "ON_ERROR_STOP=1", "-c", sql)
 	if err != nil {
