@@ -16,6 +16,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/jackc/pgx/v5"
+	"github.com/postgres-ha/postgres-ha/templates"
 	"github.com/postgres-ha/postgres-ha/tests/failover"
 )
 
@@ -257,3 +258,60 @@ func eventually(timeout, interval time.Duration, f func() error) error {
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// controlState is "Database cluster state" from pg_controldata on a stopped
+// node's data volume: what PostgreSQL itself recorded about its last stop
+// ("shut down", "shut down in recovery" on a replica; "in production" or
+// "in archive recovery" if it was killed). It runs pg_controldata in a
+// one-shot container from the node's image, with the data volume mounted
+// read-only and no network.
+func (h *harness) controlState(ctx context.Context, node string) (string, error) {
+	ins, err := h.cli.ContainerInspect(ctx, node)
+	if err != nil {
+		return "", err
+	}
+	if ins.State != nil && ins.State.Running {
+		return "", fmt.Errorf("%s is running: pg_controldata needs it stopped", node)
+	}
+	pgData := templates.MustPath("pgData")
+	var bind string
+	for _, b := range ins.HostConfig.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) >= 2 && strings.HasPrefix(pgData+"/", strings.TrimSuffix(parts[1], "/")+"/") {
+			bind = parts[0] + ":" + parts[1] + ":ro"
+		}
+	}
+	if bind == "" {
+		return "", fmt.Errorf("%s mounts no volume at or above %s (binds %v)", node, pgData, ins.HostConfig.Binds)
+	}
+	noInit := false
+	created, err := h.cli.ContainerCreate(ctx,
+		&container.Config{Image: ins.Config.Image, User: "postgres", Entrypoint: []string{"pg_controldata"},
+			Cmd: []string{pgData}, Labels: map[string]string{LabelE2E: h.runID}},
+		&container.HostConfig{Binds: []string{bind}, NetworkMode: "none", Init: &noInit}, nil, nil, node+"-controldata")
+	if err != nil {
+		return "", err
+	}
+	defer h.cli.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	wait, errc := h.cli.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := h.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return "", err
+	}
+	var code int64
+	select {
+	case w := <-wait:
+		code = w.StatusCode
+	case err := <-errc:
+		return "", err
+	}
+	out := h.r.containerLogs(ctx, created.ID, "all")
+	if code != 0 {
+		return "", fmt.Errorf("pg_controldata on %s exited %d: %s", node, code, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "Database cluster state:"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("pg_controldata on %s printed no cluster state: %s", node, out)
+}
