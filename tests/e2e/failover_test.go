@@ -105,8 +105,13 @@ func runFailover(t *testing.T) {
 				if err != nil {
 					t.Errorf("%s: %v", sc.Name, err)
 				}
-				for _, p := range failover.Check(sc, res, synchronous) {
+				problems := failover.Check(sc, res, synchronous)
+				for _, p := range problems {
 					t.Errorf("%s: %s", sc.Name, p)
+				}
+				if err != nil || len(problems) > 0 {
+					dir := filepath.Join(h.root, ".cache", "failover-logs", fmt.Sprintf("%s-round-%d", sc.Name, r))
+					t.Logf("what the nodes logged:\n%s", failover.SaveLogs(ctx, tg, f, res.Started, dir))
 				}
 				if !synchronous && res.Lost > 0 {
 					t.Logf("%d acknowledged write(s) lost (asynchronous mode: recorded, not asserted)", res.Lost)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -106,19 +107,33 @@ func TestSmokeReadOnly(t *testing.T) {
 	s := w.Summary()
 	t.Logf("watch: %d own-view samples, %d HAProxy-view samples, %d role checks, servers %v", s.Samples, s.RouterSamples, s.RoleChecks, s.Servers)
 	perNode := map[string]int{}
-	states := map[string]int{}
 	for _, x := range w.SelfSamples() {
 		if x.Primary() {
 			perNode[x.Node]++
 		}
-		if x.Code > 0 {
-			states[x.State]++
-		}
 	}
-	// Every answer's body carries PostgreSQL's state: the own view tells a
-	// demoting leader's 200 from a claim by it.
-	if states["running"] == 0 || len(states) != 1 {
-		t.Errorf("states in the own-view answers %v, want only running", states)
+	// Every answer's body carries PostgreSQL's state and role, in both
+	// views: they tell a demoting leader's 200, and a new leader's 200
+	// before its promotion ends, from a claim.
+	for view, samples := range map[string][]Sample{"own": w.SelfSamples(), "HAProxy": w.RouterSamples()} {
+		got := map[string]int{}
+		for _, x := range samples {
+			if x.Code <= 0 {
+				continue
+			}
+			want := "running replica"
+			if x.Node == leader {
+				want = "running master"
+			}
+			if st := x.State + " " + x.Role; st != want {
+				got[x.Node+": "+st+" (want "+want+")"]++
+			} else {
+				got["as expected"]++
+			}
+		}
+		if got["as expected"] == 0 || len(got) != 1 {
+			t.Errorf("state and role in the %s-view answers: %v", view, got)
+		}
 	}
 	// Role checks may time out on a loaded host; a wrong answer may not.
 	if s.MaxPrimaries != 1 || s.MaxRoutable != 1 || s.WrongRole != 0 || s.RoleErrors == s.RoleChecks {
@@ -126,6 +141,20 @@ func TestSmokeReadOnly(t *testing.T) {
 	}
 	if s.Samples < 3*len(tg.Nodes) || s.RouterSamples < 3*len(tg.Nodes) || s.RoleChecks < 3 {
 		t.Errorf("too few samples: %+v", s)
+	}
+	// What a failed round keeps: every node's and agent's log, and a
+	// summary per node.
+	dir := t.TempDir()
+	summary := SaveLogs(ctx, tg, d, started.Add(-time.Minute), dir)
+	for _, n := range tg.Nodes {
+		for _, c := range []string{n, tg.Agent(n)} {
+			if _, err := os.Stat(filepath.Join(dir, c+".log")); err != nil {
+				t.Errorf("SaveLogs kept no log of %s: %v\n%s", c, err, summary)
+			}
+		}
+		if !strings.Contains(summary, "--- "+n+" since ") {
+			t.Errorf("SaveLogs' summary has no section for %s:\n%s", n, summary)
+		}
 	}
 	if len(perNode) != 1 || perNode[leader] == 0 || len(s.Servers) != 1 || s.Servers[0] != leader {
 		t.Errorf("primaries by node %v, servers %v; want only %s", perNode, s.Servers, leader)

@@ -25,17 +25,24 @@ type Sample struct {
 	Code int
 	// Round groups the samples of one polling round (router view only).
 	Round int64
-	// State is PostgreSQL's state in the answer's body ("running",
-	// "stopping", ...; self view only, empty when unknown).
-	State string
+	// State and Role are PostgreSQL's state ("running", "stopping", ...)
+	// and role ("master", "replica", ...) in the answer's body, empty when
+	// unknown.
+	State, Role string
 }
 
 // Primary reports whether the node claimed to be a writable primary: 200
-// to /primary with PostgreSQL running. Patroni answers 200 for the whole
-// of a demotion's shutdown (it drops the role only once PostgreSQL has
-// stopped), and a stopping server takes no connection and no commit, so
-// such an answer is no claim; an answer whose state is unknown counts.
-func (s Sample) Primary() bool { return s.Code == 200 && (s.State == "" || s.State == "running") }
+// to /primary from a PostgreSQL that runs as the primary. Patroni answers
+// 200 whenever it holds the leader lock: for the whole of a demotion's
+// shutdown (state "stopping"), and on a new leader from the moment it takes
+// the lock until its PostgreSQL leaves recovery (role "replica"). Neither
+// server can commit anything (one takes no connection, the other answers a
+// write with "read-only transaction", which the writer records), so such an
+// answer is no claim. An answer whose body is unknown counts.
+func (s Sample) Primary() bool {
+	return s.Code == 200 && (s.State == "" || s.State == "running") &&
+		(s.Role == "" || s.Role == "master" || s.Role == "primary")
+}
 
 // Span is a stretch of time a node answered /primary with 200 at both ends,
 // with no other answer, and no silence longer than the allowed gap, between.
@@ -417,7 +424,9 @@ done`, int(max.Seconds()), ca, cert, key, node, node, seconds(interval))
 }
 
 // routerPollScript asks every node's /primary from the HAProxy container,
-// all nodes at once each round, printing "<round> <node> <code>" lines.
+// all nodes at once each round, printing "<round> <node> <code> <body>"
+// lines (Patroni's JSON is one line; each line is one write, well under
+// the pipe's atomic size, so parallel answers do not interleave).
 func routerPollScript(nodes []string, interval, max time.Duration) string {
 	ca, pem := templates.MustPath("haproxyCA"), templates.MustPath("haproxyPEM")
 	return fmt.Sprintf(`end=$(( $(date +%%s) + %d ))
@@ -425,7 +434,7 @@ r=0
 while [ "$(date +%%s)" -lt "$end" ]; do
   r=$((r+1))
   for n in %s; do
-    ( c=$(curl -s -o /dev/null -w '%%{http_code}' --connect-timeout 1 --max-time 2 --cacert %s --cert %s "https://$n:8008/primary"); echo "$r $n $c" ) &
+    ( o=$(curl -s -w '\n%%{http_code}' --connect-timeout 1 --max-time 2 --cacert %s --cert %s "https://$n:8008/primary"); echo "$r $n $(printf '%%s\n' "$o" | tail -n 1) $(printf '%%s\n' "$o" | sed '$d' | tr -d '\n')" ) &
   done
   wait
   sleep %s
@@ -449,7 +458,8 @@ func (w *WriterWatch) pollSelf(ctx context.Context, node string) {
 			if err != nil {
 				return
 			}
-			smp := Sample{Node: node, At: time.Now(), Code: code, State: patroniState(b)}
+			st, role := patroniStatus(b)
+			smp := Sample{Node: node, At: time.Now(), Code: code, State: st, Role: role}
 			w.mu.Lock()
 			w.self = append(w.self, smp)
 			w.mu.Unlock()
@@ -467,16 +477,17 @@ func (w *WriterWatch) pollSelf(ctx context.Context, node string) {
 	}
 }
 
-// patroniState is the "state" of a Patroni status body, empty if there is
-// none.
-func patroniState(body string) string {
+// patroniStatus is the "state" and "role" of a Patroni status body, empty
+// if there are none.
+func patroniStatus(body string) (state, role string) {
 	var st struct {
 		State string `json:"state"`
+		Role  string `json:"role"`
 	}
 	if json.Unmarshal([]byte(body), &st) != nil {
-		return ""
+		return "", ""
 	}
-	return st.State
+	return st.State, st.Role
 }
 
 func (w *WriterWatch) pollRouter(ctx context.Context) {
@@ -485,8 +496,8 @@ func (w *WriterWatch) pollRouter(ctx context.Context) {
 	var base, last int64
 	for ctx.Err() == nil {
 		err := w.f.ExecLines(ctx, w.t.HAProxy, func(line string) {
-			f := strings.Fields(line)
-			if len(f) != 3 {
+			f := strings.SplitN(strings.TrimSpace(line), " ", 4)
+			if len(f) < 3 {
 				return
 			}
 			r, err1 := strconv.ParseInt(f[0], 10, 64)
@@ -494,9 +505,13 @@ func (w *WriterWatch) pollRouter(ctx context.Context) {
 			if err1 != nil || err2 != nil {
 				return
 			}
+			var st, role string
+			if len(f) == 4 {
+				st, role = patroniStatus(f[3])
+			}
 			last = base + r
 			w.mu.Lock()
-			w.router = append(w.router, Sample{Node: f[1], At: time.Now(), Code: code, Round: base + r})
+			w.router = append(w.router, Sample{Node: f[1], At: time.Now(), Code: code, Round: base + r, State: st, Role: role})
 			w.mu.Unlock()
 		}, "sh", "-c", UntilStdinCloses(script))
 		if ctx.Err() != nil {

@@ -25,15 +25,36 @@ func withState(ss []Sample, states ...string) []Sample {
 	return ss
 }
 
-func TestPatroniState(t *testing.T) {
-	for body, want := range map[string]string{
-		`{"state": "stopping", "role": "master"}`: "stopping",
-		`{"state": "running"}`:                    "running",
-		`no body`:                                 "",
-		``:                                        "",
+func TestPatroniStatus(t *testing.T) {
+	for body, want := range map[string][2]string{
+		`{"state": "stopping", "role": "master"}`:                                          {"stopping", "master"},
+		`{"state": "running", "role": "replica", "replication": [{"state": "streaming"}]}`: {"running", "replica"},
+		`{"state": "running"}`: {"running", ""},
+		`no body`:              {"", ""},
+		``:                     {"", ""},
 	} {
-		if got := patroniState(body); got != want {
-			t.Errorf("patroniState(%q) = %q, want %q", body, got, want)
+		if st, role := patroniStatus(body); st != want[0] || role != want[1] {
+			t.Errorf("patroniStatus(%q) = %q, %q, want %q, %q", body, st, role, want[0], want[1])
+		}
+	}
+}
+
+func TestSamplePrimary(t *testing.T) {
+	for _, tc := range []struct {
+		s    Sample
+		want bool
+	}{
+		{Sample{Code: 200, State: "running", Role: "master"}, true},
+		{Sample{Code: 200, State: "running", Role: "primary"}, true},
+		{Sample{Code: 200}, true}, // body unknown: counts
+		{Sample{Code: 200, State: "stopping", Role: "master"}, false},
+		// a new leader with the lock whose PostgreSQL is still in recovery
+		{Sample{Code: 200, State: "running", Role: "replica"}, false},
+		{Sample{Code: 503, State: "running", Role: "master"}, false},
+		{Sample{Code: 0}, false},
+	} {
+		if got := tc.s.Primary(); got != tc.want {
+			t.Errorf("%+v.Primary() = %v, want %v", tc.s, got, tc.want)
 		}
 	}
 }
@@ -194,7 +215,7 @@ func TestPollScripts(t *testing.T) {
 		}
 	}
 	router := routerPollScript([]string{"n1", "n2"}, time.Second, time.Hour)
-	for _, want := range []string{"for n in n1 n2; do", "--cert /etc/postgres-ha/tls/haproxy.pem", `echo "$r $n $c"`, "wait", "sleep 1.000"} {
+	for _, want := range []string{"for n in n1 n2; do", "--cert /etc/postgres-ha/tls/haproxy.pem", `echo "$r $n $(printf`, "wait", "sleep 1.000"} {
 		if !strings.Contains(router, want) {
 			t.Errorf("router poll script lacks %q:\n%s", want, router)
 		}

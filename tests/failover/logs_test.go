@@ -1,0 +1,37 @@
+package failover
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRoleEvents(t *testing.T) {
+	log := strings.Join([]string{
+		"2026-11-27 00:57:04,095 ERROR: Error communicating with DCS",
+		"2026-11-27 00:57:04,158 INFO: continue to run as a leader because failsafe mode is enabled and all members are accessible",
+		"2026-11-27 00:57:05,722 WARNING: Retry got exception: 500 No known Consul servers",
+		"2026-11-27 00:57:06,100 ERROR: Error communicating with DCS",
+		"  File \"/usr/lib/python3/dist-packages/patroni/dcs/consul.py\", line 88, in response",
+		"2026-11-27 00:57:06,158 INFO: continue to run as a leader because failsafe mode is enabled and all members are accessible",
+		"2026-11-27 00:57:08,158 INFO: continue to run as a leader because failsafe mode is enabled and all members are accessible",
+		"2026-11-27 00:57:09,802 INFO: no action. I am (e2e-pg-2), the leader with the lock",
+		"2026-11-27 00:57:10,100 INFO: demoting self because failed to update leader lock in DCS",
+		"2026-11-27 00:57:10.200 UTC [66] LOG:  received fast shutdown request",
+		"2026-11-27 00:57:10.300 UTC [66] LOG:  database system is shut down",
+		"2026-11-27 00:57:10.300 UTC [70] LOG:  checkpoint starting: time",
+	}, "\n")
+	got := RoleEvents(log, 60)
+	want := []string{
+		"2026-11-27 00:57:04,158 INFO: continue to run as a leader because failsafe mode is enabled and all members are accessible",
+		"  (the line above 2 more time(s))",
+		"2026-11-27 00:57:10,100 INFO: demoting self because failed to update leader lock in DCS",
+		"2026-11-27 00:57:10.200 UTC [66] LOG:  received fast shutdown request",
+		"2026-11-27 00:57:10.300 UTC [66] LOG:  database system is shut down",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("RoleEvents:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := RoleEvents(log, 2); len(got) != 3 || !strings.Contains(got[0], "3 earlier line(s) left out") {
+		t.Errorf("RoleEvents with max 2: %q", got)
+	}
+}
