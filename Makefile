@@ -1,7 +1,7 @@
 # postgres-ha: deploy with `make up`, test with `make test`.
 STACK ?= dev
 
-.PHONY: up preview stop start destroy deps test e2e lab lab-down test-failover bench
+.PHONY: up preview stop start destroy deps test e2e lab lab-down test-failover bench-haproxy stack-outputs bench
 
 ## Deploy the stack with pulumi up on a local file backend.
 up:
@@ -55,11 +55,19 @@ lab-down:
 ## The failover suite against the live stack (it kills, stops and partitions
 ## its containers). OUTPUTS=.cache/lab-outputs.json runs it against the lab.
 OUTPUTS ?=
-test-failover:
+test-failover: stack-outputs
+	FAILOVER_OUTPUTS=.cache/outputs.json go test -count=1 ./tests/failover -run '^TestFailoverLive$$' -v -timeout 60m
+
+## What HAProxy costs on the live stack: pgbench through :5000 against
+## direct to the leader, at 4 and 16 clients (FAILOVER_PGBENCH_CLIENTS).
+bench-haproxy: stack-outputs
+	FAILOVER_OUTPUTS=.cache/outputs.json go test -count=1 ./tests/failover -run '^TestThroughputStack$$' -v -timeout 30m
+
+# The stack's outputs, secrets included, for the two targets above.
+stack-outputs:
 	mkdir -p .cache
 	if [ -n "$(OUTPUTS)" ]; then cp "$(OUTPUTS)" .cache/outputs.json; else \
 	  pulumi stack output --json --show-secrets --stack $(STACK) > .cache/outputs.json; fi
-	FAILOVER_OUTPUTS=.cache/outputs.json go test -count=1 ./tests/failover -run Live -v -timeout 60m
 
 ## Failover timings on the e2e lab: 10 rounds of node-loss and 3 of every
 ## other scenario (E2E_BENCH_NODELOSS, E2E_BENCH_ROUNDS override), written to BENCHMARKS.md.

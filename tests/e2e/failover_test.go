@@ -109,7 +109,7 @@ func runFailover(t *testing.T) {
 				for _, p := range problems {
 					t.Errorf("%s: %s", sc.Name, p)
 				}
-				if err != nil || len(problems) > 0 {
+				if sc.KeepLogs(res, err, problems) {
 					dir := filepath.Join(h.root, ".cache", "failover-logs", fmt.Sprintf("%s-round-%d", sc.Name, r))
 					t.Logf("what the nodes logged:\n%s", failover.SaveLogs(ctx, tg, f, res.Started, dir))
 				}

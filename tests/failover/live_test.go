@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,25 +23,9 @@ const liveHowTo = "pulumi stack output --json --show-secrets > outputs.json && F
 // It kills, stops, pauses and partitions the stack's containers: point it
 // only at a stack you may break.
 func TestFailoverLive(t *testing.T) {
-	path := os.Getenv("FAILOVER_OUTPUTS")
-	if path == "" {
-		t.Skip("no live stack: to run the failover suite against one, " + liveHowTo)
-	}
-	tg, err := LoadOutputs(resolve(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.WriteCAFile(t.TempDir()); err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewDocker()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Ping(t.Context()); err != nil {
-		t.Fatalf("Docker engine unreachable: %v", err)
-	}
+	tg, d := liveStack(t, "to run the failover suite against one, "+liveHowTo)
 	rounds := 1
+	var err error
 	if s := os.Getenv("FAILOVER_ROUNDS"); s != "" {
 		if rounds, err = strconv.Atoi(s); err != nil || rounds < 1 {
 			t.Fatalf("FAILOVER_ROUNDS=%q is not a positive number", s)
@@ -80,8 +65,13 @@ func TestFailoverLive(t *testing.T) {
 				if err != nil {
 					t.Errorf("%s: %v", sc.Name, err)
 				}
-				for _, p := range Check(sc, res, synchronous) {
+				problems := Check(sc, res, synchronous)
+				for _, p := range problems {
 					t.Errorf("%s: %s", sc.Name, p)
+				}
+				if sc.KeepLogs(res, err, problems) {
+					dir := resolveOut(filepath.Join(".cache", "failover-logs", fmt.Sprintf("%s-round-%d", sc.Name, r)))
+					t.Logf("what the nodes logged:\n%s", SaveLogs(t.Context(), tg, d, res.Started, dir))
 				}
 				if !synchronous && res.Lost > 0 {
 					t.Logf("%d acknowledged write(s) lost (asynchronous mode: recorded, not asserted)", res.Lost)
@@ -100,6 +90,63 @@ func TestFailoverLive(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// liveStack loads the stack FAILOVER_OUTPUTS names and connects to its
+// Docker engine; without FAILOVER_OUTPUTS the test is skipped with howTo.
+func liveStack(t *testing.T, howTo string) (Target, *Docker) {
+	t.Helper()
+	path := os.Getenv("FAILOVER_OUTPUTS")
+	if path == "" {
+		t.Skip("no live stack: " + howTo)
+	}
+	tg, err := LoadOutputs(resolve(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.WriteCAFile(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ping(t.Context()); err != nil {
+		t.Fatalf("Docker engine unreachable: %v", err)
+	}
+	return tg, d
+}
+
+// TestThroughputStack measures what HAProxy costs on the stack
+// FAILOVER_OUTPUTS names: pgbench through :5000 against direct to the
+// leader, the TPC-B-like and the select-only workloads, at each client
+// count in FAILOVER_PGBENCH_CLIENTS (a comma list, default "4,16"). With few
+// clients the ratio is mostly the extra hop's latency; with more it is
+// HAProxy's CPU. Nothing is asserted but that pgbench measured something.
+func TestThroughputStack(t *testing.T) {
+	tg, d := liveStack(t, "to measure HAProxy's cost on one, FAILOVER_OUTPUTS=outputs.json go test ./tests/failover -run '^TestThroughputStack$' -v -timeout 30m")
+	list := os.Getenv("FAILOVER_PGBENCH_CLIENTS")
+	if list == "" {
+		list = "4,16"
+	}
+	var rs []ThroughputResult
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			t.Fatalf("FAILOVER_PGBENCH_CLIENTS=%q: %q is not a positive number", list, f)
+		}
+		for _, selectOnly := range []bool{false, true} {
+			r, err := Throughput(t.Context(), tg, d, ThroughputOptions{Clients: n, SelectOnly: selectOnly})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.HAProxy) == 0 || slices.Contains(r.HAProxy, 0) || slices.Contains(r.Direct, 0) {
+				t.Errorf("pgbench measured nothing: %+v", r)
+			}
+			rs = append(rs, r)
+		}
+	}
+	t.Logf("leader %s, client %s\n%s", rs[0].Leader, rs[0].Client, ThroughputReport(rs...))
 }
 
 // resolve finds a relative path given on the command line: go test runs

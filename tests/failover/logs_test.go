@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -33,5 +34,27 @@ func TestRoleEvents(t *testing.T) {
 	}
 	if got := RoleEvents(log, 2); len(got) != 3 || !strings.Contains(got[0], "3 earlier line(s) left out") {
 		t.Errorf("RoleEvents with max 2: %q", got)
+	}
+}
+
+func TestKeepLogs(t *testing.T) {
+	quiet := Scenario{Name: "consul-down", Unexpected: true}
+	plain := Scenario{Name: "node-loss"}
+	for _, tc := range []struct {
+		sc       Scenario
+		r        Result
+		err      error
+		problems []string
+		want     bool
+	}{
+		{plain, Result{Failover: true}, nil, nil, false},
+		{plain, Result{}, nil, []string{"writes did not resume"}, true},
+		{plain, Result{}, errors.New("no leader"), nil, true},
+		{quiet, Result{}, nil, nil, false},
+		{quiet, Result{Failover: true}, nil, nil, true},
+	} {
+		if got := tc.sc.KeepLogs(tc.r, tc.err, tc.problems); got != tc.want {
+			t.Errorf("%s.KeepLogs(failover %v, %v, %v) = %v, want %v", tc.sc.Name, tc.r.Failover, tc.err, tc.problems, got, tc.want)
+		}
 	}
 }

@@ -110,6 +110,15 @@ type Scenario struct {
 	// claiming the primary role in its own view until it demotes (within
 	// ttl); only HAProxy's view must show a single primary.
 	IsolatedPrimary bool
+	// Unexpected: a failover is allowed but should not happen; when one
+	// does, the runners keep the nodes' logs as for a failed round.
+	Unexpected bool
+}
+
+// KeepLogs reports whether a round's logs are worth keeping: it failed,
+// broke an assertion, or failed over where that was not expected.
+func (sc Scenario) KeepLogs(r Result, err error, problems []string) bool {
+	return err != nil || len(problems) > 0 || (sc.Unexpected && r.Failover)
 }
 
 // Scenarios is every scenario, in the order the runner uses.
@@ -121,10 +130,10 @@ func Scenarios() []Scenario {
 		{Name: "partition", Run: Partition, IsolatedPrimary: true},
 		{Name: "consul-server-loss", Run: ConsulServerLoss, NoFailover: true},
 		{Name: "consul-leader-loss", Run: ConsulLeaderLoss, NoFailover: true},
-		{Name: "agent-blip", Run: AgentBlip},
-		{Name: "agent-lost", Run: AgentLost},
+		{Name: "agent-blip", Run: AgentBlip, Unexpected: true},
+		{Name: "agent-lost", Run: AgentLost, Unexpected: true},
 		{Name: "agent-lost-failsafe-off", Run: AgentLostFailsafeOff},
-		{Name: "consul-down", Run: ConsulDown},
+		{Name: "consul-down", Run: ConsulDown, Unexpected: true},
 	}
 }
 
