@@ -52,9 +52,13 @@ func TestKeepLogs(t *testing.T) {
 		{plain, Result{}, errors.New("no leader"), nil, true},
 		{quiet, Result{}, nil, nil, false},
 		{quiet, Result{Failover: true}, nil, nil, true},
+		{quiet, Result{Windows: []Window{{}}}, nil, nil, true},
+		{Scenario{Name: "consul-leader-loss", NoFailover: true}, Result{Windows: []Window{{}}}, nil, nil, true},
+		{plain, Result{Failover: true, Windows: []Window{{}}}, nil, nil, false},
+		{plain, Result{Failover: true, Windows: []Window{{}, {}}}, nil, nil, true},
 	} {
 		if got := tc.sc.KeepLogs(tc.r, tc.err, tc.problems); got != tc.want {
-			t.Errorf("%s.KeepLogs(failover %v, %v, %v) = %v, want %v", tc.sc.Name, tc.r.Failover, tc.err, tc.problems, got, tc.want)
+			t.Errorf("%s.KeepLogs(failover %v, %d windows, %v, %v) = %v, want %v", tc.sc.Name, tc.r.Failover, len(tc.r.Windows), tc.err, tc.problems, got, tc.want)
 		}
 	}
 }
