@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +27,24 @@ type consulDev struct {
 }
 
 func startConsulDev(t *testing.T, s *stack) *consulDev {
+	t.Helper()
+	// A port taken by something outside this test binary between freePort
+	// and Consul's bind makes the agent exit at once: take new ports.
+	for attempt := 1; ; attempt++ {
+		d, log, err := tryConsulDev(t, s)
+		if err == nil {
+			return d
+		}
+		if attempt == 3 || !strings.Contains(log, "address already in use") {
+			t.Fatalf("%v:\n%s", err, log)
+		}
+		t.Logf("attempt %d: a port was taken, starting again on new ports", attempt)
+	}
+}
+
+// tryConsulDev starts one dev agent and waits until it has a leader and
+// accepts the management token; on failure it returns the agent's log.
+func tryConsulDev(t *testing.T, s *stack) (*consulDev, string, error) {
 	t.Helper()
 	bin := consulBin(t)
 	mgmt := templates.Placeholders(s.cfg).ManagementToken
@@ -50,11 +69,19 @@ func startConsulDev(t *testing.T, s *stack) *consulDev {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-exited
 		out.Close()
-	})
+	}
+	t.Cleanup(stop)
+	fail := func(msg string) (*consulDev, string, error) {
+		stop()
+		b, _ := os.ReadFile(logFile)
+		return nil, string(b), errors.New(msg)
+	}
 	d := &consulDev{bin: bin, addr: fmt.Sprintf("http://127.0.0.1:%d", http), token: mgmt}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -62,20 +89,23 @@ func startConsulDev(t *testing.T, s *stack) *consulDev {
 		if code == 200 && len(body) > 2 && body != `""` {
 			break
 		}
+		select {
+		case <-exited:
+			return fail("Consul dev agent exited before it had a leader")
+		default:
+		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logFile)
-			t.Fatalf("Consul dev agent has no leader after 30 s:\n%s", b)
+			return fail("Consul dev agent has no leader after 30 s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	// The management token works once ACLs are bootstrapped from it.
 	for {
 		if code, _ := d.api(t, "GET", "/v1/acl/token/self", nil); code == 200 {
-			return d
+			return d, "", nil
 		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logFile)
-			t.Fatalf("Consul dev agent does not accept the management token:\n%s", b)
+			return fail("Consul dev agent does not accept the management token")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

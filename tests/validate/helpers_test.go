@@ -371,16 +371,50 @@ func (u pgUser) chownTree(t *testing.T, dir string) {
 	}
 }
 
-// freePort is a TCP port on 127.0.0.1 that nothing listens on right now.
+// freePort is a port on 127.0.0.1 that nothing holds right now, for TCP
+// and UDP alike (Consul's Serf ports take both). Ports come from below the
+// kernel's ephemeral range, so no outgoing connection of a parallel test can
+// take one between this check and the server's bind, and none is handed out
+// twice in a run (a CI run once failed on exactly that race: Serf LAN port
+// 36429 "address already in use").
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for tries := 0; tries < 2000; tries++ {
+		port := portsLow + int(portsNext%uint32(portsHigh-portsLow))
+		portsNext++
+		if portsTaken[port] {
+			continue
+		}
+		tl, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ul, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		tl.Close()
+		if err != nil {
+			continue
+		}
+		ul.Close()
+		portsTaken[port] = true
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no free TCP+UDP port on 127.0.0.1 in %d-%d", portsLow, portsHigh)
+	return 0
 }
+
+// The range freePort hands out: under Linux's default ephemeral range
+// (32768-60999) and over the well-known service ports.
+const portsLow, portsHigh = 20000, 32000
+
+var (
+	portsMu    sync.Mutex
+	portsTaken = map[int]bool{}
+	// portsNext starts at a point that differs between runs, so two test
+	// binaries on one machine seldom walk the same ports.
+	portsNext = uint32(os.Getpid() * 7919)
+)
 
 // splitHostPort fails the test on a malformed address.
 func splitHostPort(t *testing.T, hostport string) (string, int) {
