@@ -9,23 +9,19 @@ up:
 
 ## Show what would change.
 preview:
-	PULUMI_CONFIG_PASSPHRASE_FILE=$${PULUMI_CONFIG_PASSPHRASE_FILE:-.pulumi-state/passphrase} \
-	  pulumi preview --diff --stack $(STACK)
+	scripts/deploy $(STACK) preview
 
 ## Stop every container and keep the data (the old `make stop`).
 stop:
-	pulumi config set --path 'postgres-ha:cluster.running' false --stack $(STACK)
-	scripts/deploy $(STACK)
+	scripts/deploy $(STACK) stop
 
 ## Start it again with the same data.
 start:
-	pulumi config set --path 'postgres-ha:cluster.running' true --stack $(STACK)
-	scripts/deploy $(STACK)
+	scripts/deploy $(STACK) start
 
 ## Remove everything, data included (the old `make destroy`).
 destroy:
-	PULUMI_CONFIG_PASSPHRASE_FILE=$${PULUMI_CONFIG_PASSPHRASE_FILE:-.pulumi-state/passphrase} \
-	  pulumi destroy --yes --stack $(STACK)
+	scripts/deploy $(STACK) destroy
 
 ## Everything the test tiers need: Debian packages, Consul v1.16.1, lab images.
 deps:
@@ -67,7 +63,7 @@ bench-haproxy: stack-outputs
 stack-outputs:
 	mkdir -p .cache
 	if [ -n "$(OUTPUTS)" ]; then cp "$(OUTPUTS)" .cache/outputs.json; else \
-	  pulumi stack output --json --show-secrets --stack $(STACK) > .cache/outputs.json; fi
+	  scripts/deploy $(STACK) outputs .cache/outputs.json; fi
 
 ## Failover timings on the e2e lab: 10 rounds of node-loss and 3 of every
 ## other scenario (E2E_BENCH_NODELOSS, E2E_BENCH_ROUNDS override), written to BENCHMARKS.md.

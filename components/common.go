@@ -49,10 +49,41 @@ func volumeLabels(cluster, component string) docker.VolumeLabelArray {
 	}
 }
 
-// lifecycle applies the running switch. A stopped container must not be
-// MustRun, or a refresh that finds it stopped would delete it; its restart
-// policy is "no" so a Docker daemon restart does not start it either.
-func (r Runtime) lifecycle(a *docker.ContainerArgs) {
+// LogOptions are every container's json-file log options. They are set
+// explicitly because the provider reads log_opts back from the container,
+// where the daemon has merged its own default log-opts (daemon.json) into an
+// unset value: left unset, every container would preview a replacement
+// after every `up` on such a daemon. A daemon default for another json-file
+// option (compress, labels, ...) is merged in too: set it here as well.
+var LogOptions = map[string]string{"max-size": "10m", "max-file": "3"}
+
+// LogDriver is every container's log driver, so that a daemon whose default
+// driver is another one does not change what LogOptions mean.
+const LogDriver = "json-file"
+
+// newContainer declares a container with the options every container
+// shares: the explicit log options and delete-before-replace (its name is
+// fixed, so the old one must go first).
+func newContainer(ctx *pulumi.Context, name string, a *docker.ContainerArgs, opts ...pulumi.ResourceOption) (*docker.Container, error) {
+	a.LogDriver = pulumi.String(LogDriver)
+	a.LogOpts = pulumi.ToStringMap(LogOptions)
+	return docker.NewContainer(ctx, name, a, append(opts, pulumi.DeleteBeforeReplace(true))...)
+}
+
+// container declares a long-running container under the running switch.
+//
+// The provider updates start, mustRun, wait and restart in place, and its
+// update only calls ContainerUpdate: flipping start would stop or start
+// nothing. So a change of start replaces the container, which creates it
+// stopped or started. A container created stopped has never published its
+// ports, and the provider reads ports back from the running container, so
+// while stopped a diff of ports is ignored; starting replaces it anyway,
+// with the ports the program declares then.
+//
+// A stopped container must not be MustRun, or a refresh that finds it
+// stopped would delete it; its restart policy is "no" so a Docker daemon
+// restart does not start it either.
+func (r Runtime) container(ctx *pulumi.Context, name string, a *docker.ContainerArgs, opts ...pulumi.ResourceOption) (*docker.Container, error) {
 	a.Start = pulumi.Bool(r.Running)
 	a.MustRun = pulumi.Bool(r.Running)
 	if r.Running {
@@ -61,6 +92,11 @@ func (r Runtime) lifecycle(a *docker.ContainerArgs) {
 		a.Restart = pulumi.String("no")
 		a.Wait = nil
 	}
+	opts = append(opts, pulumi.ReplaceOnChanges([]string{"start"}))
+	if !r.Running {
+		opts = append(opts, pulumi.IgnoreChanges([]string{"ports"}))
+	}
+	return newContainer(ctx, name, a, opts...)
 }
 
 // networks attaches a container to the cluster network under its aliases.

@@ -82,7 +82,7 @@ func NewConsulACL(ctx *pulumi.Context, name string, args *ConsulACLArgs, opts ..
 		MustRun: pulumi.Bool(false),
 		Restart: pulumi.String("no"),
 	}
-	ctr, err := docker.NewContainer(ctx, name, a, pulumi.Parent(j), pulumi.DeleteBeforeReplace(true))
+	ctr, err := newContainer(ctx, name, a, pulumi.Parent(j))
 	if err != nil {
 		return nil, err
 	}

@@ -70,8 +70,7 @@ func NewConsulCluster(ctx *pulumi.Context, name string, args *ConsulClusterArgs,
 		// A server is healthy once the cluster has a leader; `up` waits for it.
 		a.Wait = pulumi.Bool(true)
 		a.WaitTimeout = pulumi.Int(c.Postgres.WaitTimeoutSeconds)
-		args.Runtime.lifecycle(a)
-		ctr, err := docker.NewContainer(ctx, server, a, pulumi.Parent(cc), pulumi.DeleteBeforeReplace(true))
+		ctr, err := args.Runtime.container(ctx, server, a, pulumi.Parent(cc))
 		if err != nil {
 			return nil, err
 		}

@@ -73,8 +73,7 @@ func NewHAProxy(ctx *pulumi.Context, name string, args *HAProxyArgs, opts ...pul
 		),
 		Labels: containerLabels(c.Cluster.Name, "haproxy"),
 	}
-	args.Runtime.lifecycle(a)
-	ctr, err := docker.NewContainer(ctx, name, a, pulumi.Parent(h), pulumi.DeleteBeforeReplace(true))
+	ctr, err := args.Runtime.container(ctx, name, a, pulumi.Parent(h))
 	if err != nil {
 		return nil, err
 	}

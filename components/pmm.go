@@ -69,8 +69,7 @@ func NewPMMServer(ctx *pulumi.Context, name string, args *PMMServerArgs, opts ..
 		),
 		Labels: containerLabels(c.Cluster.Name, "pmm-server"),
 	}
-	args.Runtime.lifecycle(a)
-	ctr, err := docker.NewContainer(ctx, name, a, pulumi.Parent(p), pulumi.DeleteBeforeReplace(true))
+	ctr, err := args.Runtime.container(ctx, name, a, pulumi.Parent(p))
 	if err != nil {
 		return nil, err
 	}

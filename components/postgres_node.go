@@ -107,8 +107,7 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 		// In MB, the provider's unit: 256 MB of /dev/shm.
 		ShmSize: pulumi.Int(256),
 	}
-	args.Runtime.lifecycle(pa)
-	patroni, err := docker.NewContainer(ctx, node, pa, child, pulumi.DeleteBeforeReplace(true))
+	patroni, err := args.Runtime.container(ctx, node, pa, child)
 	if err != nil {
 		return nil, fmt.Errorf("creating patroni node %d: %w", i, err)
 	}
@@ -120,8 +119,7 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 	aa.NetworkMode = shareNetwork
 	aa.Wait = pulumi.Bool(true)
 	aa.WaitTimeout = pulumi.Int(c.Postgres.WaitTimeoutSeconds)
-	args.Runtime.lifecycle(aa)
-	if n.Agent, err = docker.NewContainer(ctx, c.AgentContainer(i), aa, child, pulumi.DeleteBeforeReplace(true)); err != nil {
+	if n.Agent, err = args.Runtime.container(ctx, c.AgentContainer(i), aa, child); err != nil {
 		return nil, fmt.Errorf("creating consul agent of node %d: %w", i, err)
 	}
 
@@ -170,6 +168,5 @@ func newPMMClient(ctx *pulumi.Context, c config.Config, args *PostgresNodeArgs, 
 		User:   pulumi.String("0"),
 		Labels: containerLabels(c.Cluster.Name, "pmm-client"),
 	}
-	args.Runtime.lifecycle(a)
-	return docker.NewContainer(ctx, c.PMMClientContainer(i), a, append(opts, pulumi.DeleteBeforeReplace(true))...)
+	return args.Runtime.container(ctx, c.PMMClientContainer(i), a, opts...)
 }

@@ -289,6 +289,7 @@ var containerFields = []string{
 	"uploads", "volumes", "networksAdvanced", "networkMode", "ports", "healthcheck",
 	"restart", "start", "mustRun", "wait", "waitTimeout", "attach", "logs",
 	"labels", "capabilities", "stopSignal", "stopTimeout", "shmSize", "destroyGraceSeconds",
+	"logDriver", "logOpts",
 }
 
 // createContainer is docker:index/container:Container, honouring every input
@@ -344,6 +345,7 @@ func (r *realizer) createContainer(ctx context.Context, e *entry, in *fields, ra
 		NetworkMode:   container.NetworkMode(in.str("networkMode", "")),
 		ShmSize:       int64(in.num("shmSize", 0)) * 1024 * 1024, // the provider's unit is MB
 		Init:          &noInit,
+		LogConfig:     container.LogConfig{Type: in.str("logDriver", ""), Config: in.strMap("logOpts")},
 	}
 	if c := in.obj("capabilities"); c != nil {
 		host.CapAdd, host.CapDrop = c.strs("adds"), c.strs("drops")
