@@ -20,6 +20,8 @@ import (
 
 	"github.com/postgres-ha/postgres-ha/tests/failover"
 	"github.com/postgres-ha/postgres-ha/tests/internal/realpki"
+
+	"github.com/postgres-ha/postgres-ha/tests/internal/realize"
 )
 
 // TestBootstrap: the deployed cluster has exactly one leader and N-1
@@ -39,7 +41,7 @@ func TestBootstrap(t *testing.T) {
 		}
 		if st.State.Running || st.State.ExitCode != 0 {
 			t.Fatalf("%s: running %v, exit code %d; logs:\n%s", name, st.State.Running, st.State.ExitCode,
-				h.r.containerLogs(ctx, st.ID, "40"))
+				h.r.docker.ContainerLogs(ctx, st.ID, "40"))
 		}
 		e := h.r.container(name)
 		if e == nil {
@@ -555,7 +557,7 @@ func TestStopStart(t *testing.T) {
 	volumes := map[string]*entry{}
 	for _, n := range append(h.nodes(), h.servers()...) {
 		name := n + "-data"
-		e := h.r.lookup(tokVolume, name)
+		e := h.r.lookup(realize.TokVolume, name)
 		if e == nil {
 			t.Fatalf("realizer has no volume resource %s", name)
 		}
@@ -564,7 +566,7 @@ func TestStopStart(t *testing.T) {
 	volumesKept := func(t *testing.T, when string) {
 		t.Helper()
 		for name, e := range volumes {
-			if now := h.r.lookup(tokVolume, name); now != e {
+			if now := h.r.lookup(realize.TokVolume, name); now != e {
 				t.Errorf("volume %s was replaced or deleted by the program run with %s", name, when)
 			}
 			if _, err := h.cli.VolumeInspect(ctx, name); err != nil {

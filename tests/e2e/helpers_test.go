@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/postgres-ha/postgres-ha/templates"
 	"github.com/postgres-ha/postgres-ha/tests/failover"
+
+	"github.com/postgres-ha/postgres-ha/tests/internal/realize"
 )
 
 // exec runs cmd in a container (as user, with extra env and stdin, if not
@@ -123,7 +125,7 @@ func (h *harness) waitHealthy(ctx context.Context, timeout time.Duration) (strin
 	}
 	var logs strings.Builder
 	for _, n := range h.nodes() {
-		fmt.Fprintf(&logs, "\n--- docker logs --tail 25 %s\n%s", n, h.r.containerLogs(ctx, n, "25"))
+		fmt.Fprintf(&logs, "\n--- docker logs --tail 25 %s\n%s", n, h.r.docker.ContainerLogs(ctx, n, "25"))
 	}
 	return "", fmt.Errorf("cluster not healthy (one leader, %d replicas streaming) within %s: %s%s",
 		h.c.Postgres.Nodes-1, timeout, last, logs.String())
@@ -230,7 +232,7 @@ func (h *harness) consul(ctx context.Context, path, token string) (int, string, 
 // copyFile puts content at path in a container (root-owned, mode).
 func (h *harness) copyFile(ctx context.Context, ctr, path string, content []byte, mode int64) error {
 	var buf bytes.Buffer
-	if err := writeTar(&buf, strings.TrimPrefix(path, "/"), content, mode); err != nil {
+	if err := realize.WriteTar(&buf, strings.TrimPrefix(path, "/"), content, mode); err != nil {
 		return err
 	}
 	return h.cli.CopyToContainer(ctx, ctr, "/", &buf, container.CopyToContainerOptions{})
@@ -304,7 +306,7 @@ func (h *harness) controlState(ctx context.Context, node string) (string, error)
 	case err := <-errc:
 		return "", err
 	}
-	out := h.r.containerLogs(ctx, created.ID, "all")
+	out := h.r.docker.ContainerLogs(ctx, created.ID, "all")
 	if code != 0 {
 		return "", fmt.Errorf("pg_controldata on %s exited %d: %s", node, code, out)
 	}

@@ -29,7 +29,7 @@ func TestLab(t *testing.T) {
 		if skipReason != "" {
 			t.Fatal(skipReason)
 		}
-		if left := removeLabelled(context.Background(), env.r, ""); len(left) > 0 {
+		if left := env.r.docker.RemoveLabelled(context.Background(), LabelE2E); len(left) > 0 {
 			t.Errorf("still there after the removal: %v", left)
 		}
 		_ = os.Remove(filepath.Join(env.root, labOutputs))

@@ -114,7 +114,7 @@ func runMain(m *testing.M) int {
 	env = h
 
 	// Leftovers of crashed runs go first.
-	if gone := removeLabelled(context.Background(), h.r, ""); len(gone) > 0 {
+	if gone := h.r.docker.RemoveLabelled(context.Background(), LabelE2E); len(gone) > 0 {
 		logf("removed leftovers of earlier runs: %s", strings.Join(gone, ", "))
 	}
 	sigs := make(chan os.Signal, 1)
@@ -139,7 +139,7 @@ func (h *harness) cleanup() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		gone := removeLabelled(ctx, h.r, h.runID)
+		gone := h.r.docker.RemoveLabelled(ctx, LabelE2E+"="+h.runID)
 		logf("cleanup: removed %d objects: %s", len(gone), strings.Join(gone, ", "))
 		_ = os.RemoveAll(h.tmp)
 	})

@@ -12,27 +12,13 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/postgres-ha/postgres-ha/tests/internal/realize"
 )
 
 // LabelE2E marks every Docker object the realizer creates; its value is the
 // run id.
 const LabelE2E = "postgres-ha.e2e"
-
-// Type tokens the realizer makes real.
-const (
-	tokPrivateKey        = "tls:index/privateKey:PrivateKey"
-	tokSelfSignedCert    = "tls:index/selfSignedCert:SelfSignedCert"
-	tokCertRequest       = "tls:index/certRequest:CertRequest"
-	tokLocallySignedCert = "tls:index/locallySignedCert:LocallySignedCert"
-	tokRandomPassword    = "random:index/randomPassword:RandomPassword"
-	tokRandomUUID        = "random:index/randomUuid:RandomUuid"
-	tokRandomBytes       = "random:index/randomBytes:RandomBytes"
-	tokNetwork           = "docker:index/network:Network"
-	tokVolume            = "docker:index/volume:Volume"
-	tokRemoteImage       = "docker:index/remoteImage:RemoteImage"
-	tokImage             = "docker:index/image:Image"
-	tokContainer         = "docker:index/container:Container"
-)
 
 // entry is one realized resource, keyed by parent URN, type and name (what
 // makes its URN), so a second run of the program finds it again.
@@ -60,7 +46,8 @@ type entry struct {
 // in it (waiting for a healthy container) orders the deployment as the
 // program's dependencies say. Only the shared maps are locked.
 type realizer struct {
-	cli *client.Client
+	cli    *client.Client
+	docker *realize.Docker
 	// ctx bounds every Docker call; it is cancelled on SIGINT/SIGTERM so
 	// that nothing is created after the cleanup.
 	ctx    context.Context
@@ -84,7 +71,8 @@ var _ pulumi.MockResourceMonitor = (*realizer)(nil)
 
 func newRealizer(cli *client.Client, runID, root string, logf func(string, ...any)) *realizer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &realizer{cli: cli, ctx: ctx, cancel: cancel, runID: runID, root: root, logf: logf, entries: map[string]*entry{}}
+	d := &realize.Docker{Cli: cli, Root: root, Labels: map[string]string{LabelE2E: runID}, Logf: logf}
+	return &realizer{cli: cli, docker: d, ctx: ctx, cancel: cancel, runID: runID, root: root, logf: logf, entries: map[string]*entry{}}
 }
 
 // Call serves invokes; the program makes none.
@@ -106,7 +94,7 @@ func (r *realizer) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		parent = args.RegisterRPC.GetParent()
 	}
 	key := parent + "|" + args.TypeToken + "|" + args.Name
-	in, err := plainMap(args.Inputs)
+	in, err := realize.PlainMap(args.Inputs)
 	if err != nil {
 		return "", nil, fmt.Errorf("e2e realizer: %s %s: %w", args.TypeToken, args.Name, err)
 	}
@@ -137,42 +125,48 @@ func (r *realizer) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 
 	start := time.Now()
 	e := &entry{key: key, typ: args.TypeToken, name: args.Name, inputs: in, gen: gen}
-	f := newFields(short(args.TypeToken)+" "+args.Name, in)
+	f := realize.NewFields(short(args.TypeToken)+" "+args.Name, in)
 	var secrets []string
 	switch args.TypeToken {
-	case tokPrivateKey:
-		e.outputs, secrets, err = tlsPrivateKey(f)
+	case realize.TokPrivateKey:
+		e.outputs, secrets, err = realize.TLSPrivateKey(f)
 		e.id = args.Name
-	case tokSelfSignedCert:
-		e.outputs, err = tlsSelfSignedCert(f)
+	case realize.TokSelfSignedCert:
+		e.outputs, err = realize.TLSSelfSignedCert(f)
 		e.id = args.Name
-	case tokCertRequest:
-		e.outputs, err = tlsCertRequest(f)
+	case realize.TokCertRequest:
+		e.outputs, err = realize.TLSCertRequest(f)
 		e.id = args.Name
-	case tokLocallySignedCert:
-		e.outputs, err = tlsLocallySignedCert(f)
+	case realize.TokLocallySignedCert:
+		e.outputs, err = realize.TLSLocallySignedCert(f)
 		e.id = args.Name
-	case tokRandomPassword:
-		e.outputs, secrets, err = randomPassword(f)
+	case realize.TokRandomPassword:
+		e.outputs, secrets, err = realize.RandomPassword(f)
 		e.id = args.Name
-	case tokRandomUUID:
-		e.outputs, secrets, err = randomUUID(f)
+	case realize.TokRandomUUID:
+		e.outputs, secrets, err = realize.RandomUUID(f)
 		if err == nil {
 			e.id = e.outputs["result"].StringValue()
 		}
-	case tokRandomBytes:
-		e.outputs, secrets, err = randomBytes(f)
+	case realize.TokRandomBytes:
+		e.outputs, secrets, err = realize.RandomBytes(f)
 		e.id = args.Name
-	case tokNetwork:
-		err = r.createNetwork(ctx, e, f, args.Inputs)
-	case tokVolume:
-		err = r.createVolume(ctx, e, f, args.Inputs)
-	case tokRemoteImage:
-		err = r.remoteImage(ctx, e, f, args.Inputs)
-	case tokImage:
-		err = r.buildImage(ctx, e, f, args.Inputs)
-	case tokContainer:
-		err = r.createContainer(ctx, e, f, args.Inputs)
+	case realize.TokNetwork:
+		e.id, e.outputs, err = r.docker.CreateNetwork(ctx, args.Name, f, args.Inputs)
+		e.network = e.id
+	case realize.TokVolume:
+		e.id, e.outputs, err = r.docker.CreateVolume(ctx, args.Name, f, args.Inputs)
+		e.volume = e.id
+	case realize.TokRemoteImage:
+		e.id, e.outputs, err = r.docker.RemoteImage(ctx, args.Name, f, args.Inputs)
+	case realize.TokImage:
+		e.id, e.outputs, err = r.docker.BuildImage(ctx, args.Name, f, args.Inputs)
+	case realize.TokContainer:
+		e.id, e.outputs, err = r.docker.CreateContainer(ctx, args.Name, f, args.Inputs)
+		e.container = e.id
+		grace, _ := in["destroyGraceSeconds"].(float64)
+		e.destroyGrace = int(grace)
+		e.attach, _ = in["attach"].(bool)
 	default:
 		err = fmt.Errorf("resource type %s is not implemented by the e2e realizer", args.TypeToken)
 	}
@@ -269,7 +263,7 @@ func (r *realizer) destroy(ctx context.Context, e *entry) error {
 				return err
 			}
 		}
-		err := r.deleteContainer(ctx, e.container, e.destroyGrace, e.attach)
+		err := r.docker.DeleteContainer(ctx, e.container, e.destroyGrace, e.attach)
 		e.container = ""
 		return err
 	case e.network != "":
@@ -309,7 +303,7 @@ func (r *realizer) container(name string) *entry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range r.entries {
-		if e.typ == tokContainer && e.inputs["name"] == name {
+		if e.typ == realize.TokContainer && e.inputs["name"] == name {
 			return e
 		}
 	}

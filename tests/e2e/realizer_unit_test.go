@@ -13,6 +13,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/postgres-ha/postgres-ha/tests/internal/realize"
 )
 
 func offline(t *testing.T) *realizer {
@@ -50,30 +52,30 @@ func str(t *testing.T, m resource.PropertyMap, k string) string {
 
 func TestRealizerPKI(t *testing.T) {
 	r := offline(t)
-	caKey := mustRegister(t, r, tokPrivateKey, "ca", map[string]any{"algorithm": "ECDSA", "ecdsaCurve": "P384"})
+	caKey := mustRegister(t, r, realize.TokPrivateKey, "ca", map[string]any{"algorithm": "ECDSA", "ecdsaCurve": "P384"})
 	if !caKey["privateKeyPem"].IsSecret() {
 		t.Error("privateKeyPem is not a secret")
 	}
-	ca := mustRegister(t, r, tokSelfSignedCert, "ca", map[string]any{
+	ca := mustRegister(t, r, realize.TokSelfSignedCert, "ca", map[string]any{
 		"privateKeyPem": str(t, caKey, "privateKeyPem"), "isCaCertificate": true, "validityPeriodHours": 48,
 		"allowedUses": []any{"cert_signing", "crl_signing"},
 		"subject":     map[string]any{"commonName": "unit CA", "organization": "postgres-ha"},
 	})
-	leafKey := mustRegister(t, r, tokPrivateKey, "leaf", map[string]any{"algorithm": "RSA", "rsaBits": 2048})
-	csr := mustRegister(t, r, tokCertRequest, "leaf", map[string]any{
+	leafKey := mustRegister(t, r, realize.TokPrivateKey, "leaf", map[string]any{"algorithm": "RSA", "rsaBits": 2048})
+	csr := mustRegister(t, r, realize.TokCertRequest, "leaf", map[string]any{
 		"privateKeyPem": str(t, leafKey, "privateKeyPem"), "dnsNames": []any{"node-1", "localhost"},
 		"ipAddresses": []any{"127.0.0.1"}, "subject": map[string]any{"commonName": "node-1"},
 	})
-	leaf := mustRegister(t, r, tokLocallySignedCert, "leaf", map[string]any{
+	leaf := mustRegister(t, r, realize.TokLocallySignedCert, "leaf", map[string]any{
 		"certRequestPem": str(t, csr, "certRequestPem"), "caPrivateKeyPem": str(t, caKey, "privateKeyPem"),
 		"caCertPem": str(t, ca, "certPem"), "validityPeriodHours": 24, "earlyRenewalHours": 2,
 		"allowedUses": []any{"digital_signature", "key_encipherment", "server_auth", "client_auth"},
 	})
-	caCert, err := parseCert(str(t, ca, "certPem"))
+	caCert, err := realize.ParseCert(str(t, ca, "certPem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := parseCert(str(t, leaf, "certPem"))
+	cert, err := realize.ParseCert(str(t, leaf, "certPem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func TestRealizerPKI(t *testing.T) {
 		t.Errorf("leaf validity %s, want 24h", d)
 	}
 
-	if _, err := register(t, r, tokLocallySignedCert, "bad", map[string]any{
+	if _, err := register(t, r, realize.TokLocallySignedCert, "bad", map[string]any{
 		"certRequestPem": str(t, csr, "certRequestPem"), "caPrivateKeyPem": str(t, caKey, "privateKeyPem"),
 		"caCertPem": str(t, ca, "certPem"), "validityPeriodHours": 24, "allowedUses": []any{"serverAuth"},
 	}); err == nil || !strings.Contains(err.Error(), "serverAuth") {
@@ -107,25 +109,25 @@ func TestRealizerPKI(t *testing.T) {
 
 func TestRealizerRandom(t *testing.T) {
 	r := offline(t)
-	pw := mustRegister(t, r, tokRandomPassword, "pw", map[string]any{"length": 32, "special": true, "overrideSpecial": "-_"})
+	pw := mustRegister(t, r, realize.TokRandomPassword, "pw", map[string]any{"length": 32, "special": true, "overrideSpecial": "-_"})
 	if !pw["result"].IsSecret() {
 		t.Error("RandomPassword.result is not a secret")
 	}
 	if s := str(t, pw, "result"); !regexp.MustCompile(`^[A-Za-z0-9_-]{32}$`).MatchString(s) {
 		t.Errorf("password %q: want 32 of [A-Za-z0-9_-]", s)
 	}
-	u := mustRegister(t, r, tokRandomUUID, "u", map[string]any{})
+	u := mustRegister(t, r, realize.TokRandomUUID, "u", map[string]any{})
 	if s := str(t, u, "result"); !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(s) {
 		t.Errorf("uuid %q is not a version 4 UUID", s)
 	}
-	b := mustRegister(t, r, tokRandomBytes, "b", map[string]any{"length": 32})
+	b := mustRegister(t, r, realize.TokRandomBytes, "b", map[string]any{"length": 32})
 	raw, err := base64.StdEncoding.DecodeString(str(t, b, "base64"))
 	if err != nil || len(raw) != 32 {
 		t.Errorf("randomBytes base64: %d bytes, %v", len(raw), err)
 	}
 	// A second run with the same inputs is a no-op: the same password.
 	r.nextRun()
-	again := mustRegister(t, r, tokRandomPassword, "pw", map[string]any{"length": 32, "special": true, "overrideSpecial": "-_"})
+	again := mustRegister(t, r, realize.TokRandomPassword, "pw", map[string]any{"length": 32, "special": true, "overrideSpecial": "-_"})
 	if str(t, again, "result") != str(t, pw, "result") {
 		t.Error("re-registering with unchanged inputs generated a new password")
 	}
@@ -136,11 +138,11 @@ func TestRealizerRandom(t *testing.T) {
 
 func TestRealizerRejectsWhatItDoesNotImplement(t *testing.T) {
 	r := offline(t)
-	_, err := register(t, r, tokContainer, "c", map[string]any{"name": "c", "image": "x", "privileged": true, "memory": 512})
+	_, err := register(t, r, realize.TokContainer, "c", map[string]any{"name": "c", "image": "x", "privileged": true, "memory": 512})
 	if err == nil || !strings.Contains(err.Error(), "privileged") || !strings.Contains(err.Error(), "memory") {
 		t.Errorf("unknown container fields: %v", err)
 	}
-	_, err = register(t, r, tokContainer, "c", map[string]any{"name": "c", "image": "x",
+	_, err = register(t, r, realize.TokContainer, "c", map[string]any{"name": "c", "image": "x",
 		"networksAdvanced": []any{map[string]any{"name": "n", "ipv4Address": "10.0.0.2"}}})
 	if err == nil || !strings.Contains(err.Error(), "networksAdvanced[0].ipv4Address") {
 		t.Errorf("unknown nested container field: %v", err)

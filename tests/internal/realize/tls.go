@@ -1,4 +1,4 @@
-package e2e
+package realize
 
 import (
 	"crypto"
@@ -16,13 +16,13 @@ import (
 	"github.com/postgres-ha/postgres-ha/tests/internal/realpki"
 )
 
-// tlsPrivateKey is tls:index/privateKey:PrivateKey.
-func tlsPrivateKey(in *fields) (resource.PropertyMap, []string, error) {
-	alg := in.str("algorithm", "")
+// TLSPrivateKey is tls:index/privateKey:PrivateKey.
+func TLSPrivateKey(in *Fields) (resource.PropertyMap, []string, error) {
+	alg := in.Str("algorithm", "")
 	// pulumi-tls defaults: ECDSA on P224, RSA with 2048 bits.
-	curve := in.str("ecdsaCurve", "P224")
-	bits := in.num("rsaBits", 2048)
-	if err := in.check(); err != nil {
+	curve := in.Str("ecdsaCurve", "P224")
+	bits := in.Num("rsaBits", 2048)
+	if err := in.Check(); err != nil {
 		return nil, nil, err
 	}
 	k, err := realpki.GenerateKey(alg, curve, bits)
@@ -35,7 +35,7 @@ func tlsPrivateKey(in *fields) (resource.PropertyMap, []string, error) {
 		"privateKeyPemPkcs8": string(k.PrivateKeyPKCS8PEM),
 		"publicKeyPem":       string(k.PublicKeyPEM),
 	}
-	return props(out, "privateKeyPem", "privateKeyPemPkcs8"),
+	return Props(out, "privateKeyPem", "privateKeyPemPkcs8"),
 		[]string{string(k.PrivateKeyPEM), string(k.PrivateKeyPKCS8PEM)}, nil
 }
 
@@ -63,7 +63,7 @@ func parseSigner(pemText string) (crypto.Signer, error) {
 	return nil, fmt.Errorf("private key: unsupported PEM type %q", b.Type)
 }
 
-func parseCert(pemText string) (*x509.Certificate, error) {
+func ParseCert(pemText string) (*x509.Certificate, error) {
 	b, _ := pem.Decode([]byte(pemText))
 	if b == nil || b.Type != "CERTIFICATE" {
 		return nil, fmt.Errorf("certificate: no CERTIFICATE PEM block")
@@ -72,32 +72,32 @@ func parseCert(pemText string) (*x509.Certificate, error) {
 }
 
 // subject reads a pulumi-tls subject block.
-func subject(in *fields) pkix.Name {
+func subject(in *Fields) pkix.Name {
 	var n pkix.Name
 	if in == nil {
 		return n
 	}
 	one := func(k string) []string {
-		if s := in.str(k, ""); s != "" {
+		if s := in.Str(k, ""); s != "" {
 			return []string{s}
 		}
 		return nil
 	}
-	n.CommonName = in.str("commonName", "")
+	n.CommonName = in.Str("commonName", "")
 	n.Organization = one("organization")
 	n.OrganizationalUnit = one("organizationalUnit")
 	n.Country = one("country")
 	n.Province = one("province")
 	n.Locality = one("locality")
 	n.PostalCode = one("postalCode")
-	n.StreetAddress = in.strs("streetAddresses")
-	n.SerialNumber = in.str("serialNumber", "")
+	n.StreetAddress = in.Strs("streetAddresses")
+	n.SerialNumber = in.Str("serialNumber", "")
 	return n
 }
 
-func ipAddresses(in *fields) ([]net.IP, error) {
+func ipAddresses(in *Fields) ([]net.IP, error) {
 	var ips []net.IP
-	for _, s := range in.strs("ipAddresses") {
+	for _, s := range in.Strs("ipAddresses") {
 		ip := net.ParseIP(s)
 		if ip == nil {
 			return nil, fmt.Errorf("ipAddresses: %q is not an IP address", s)
@@ -108,12 +108,12 @@ func ipAddresses(in *fields) ([]net.IP, error) {
 }
 
 // certTemplate reads what SelfSignedCert and LocallySignedCert share.
-func certTemplate(in *fields) (*x509.Certificate, error) {
-	hours := in.num("validityPeriodHours", 0)
+func certTemplate(in *Fields) (*x509.Certificate, error) {
+	hours := in.Num("validityPeriodHours", 0)
 	if hours <= 0 {
 		return nil, fmt.Errorf("validityPeriodHours must be positive, got %d", hours)
 	}
-	in.num("earlyRenewalHours", 0) // a renewal trigger only: nothing to issue
+	in.Num("earlyRenewalHours", 0) // a renewal trigger only: nothing to issue
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
 		return nil, err
@@ -124,9 +124,9 @@ func certTemplate(in *fields) (*x509.Certificate, error) {
 		NotBefore:             now,
 		NotAfter:              now.Add(time.Duration(hours) * time.Hour),
 		BasicConstraintsValid: true,
-		IsCA:                  in.boolean("isCaCertificate", false),
+		IsCA:                  in.Bool("isCaCertificate", false),
 	}
-	if err := realpki.ApplyUsages(t, in.strs("allowedUses")); err != nil {
+	if err := realpki.ApplyUsages(t, in.Strs("allowedUses")); err != nil {
 		return nil, fmt.Errorf("allowedUses: %w", err)
 	}
 	return t, nil
@@ -141,12 +141,12 @@ func certOutputs(in map[string]any, der []byte, t *x509.Certificate) resource.Pr
 	out["validityStartTime"] = t.NotBefore.UTC().Format(time.RFC3339)
 	out["validityEndTime"] = t.NotAfter.UTC().Format(time.RFC3339)
 	out["readyForRenewal"] = false
-	return props(out, "privateKeyPem", "caPrivateKeyPem")
+	return Props(out, "privateKeyPem", "caPrivateKeyPem")
 }
 
-// tlsSelfSignedCert is tls:index/selfSignedCert:SelfSignedCert.
-func tlsSelfSignedCert(in *fields) (resource.PropertyMap, error) {
-	key, err := parseSigner(in.str("privateKeyPem", ""))
+// TLSSelfSignedCert is tls:index/selfSignedCert:SelfSignedCert.
+func TLSSelfSignedCert(in *Fields) (resource.PropertyMap, error) {
+	key, err := parseSigner(in.Str("privateKeyPem", ""))
 	if err != nil {
 		return nil, err
 	}
@@ -154,12 +154,12 @@ func tlsSelfSignedCert(in *fields) (resource.PropertyMap, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.Subject = subject(in.obj("subject"))
-	t.DNSNames = in.strs("dnsNames")
+	t.Subject = subject(in.Obj("subject"))
+	t.DNSNames = in.Strs("dnsNames")
 	if t.IPAddresses, err = ipAddresses(in); err != nil {
 		return nil, err
 	}
-	if err := in.check(); err != nil {
+	if err := in.Check(); err != nil {
 		return nil, err
 	}
 	der, err := x509.CreateCertificate(rand.Reader, t, t, key.Public(), key)
@@ -169,17 +169,17 @@ func tlsSelfSignedCert(in *fields) (resource.PropertyMap, error) {
 	return certOutputs(in.m, der, t), nil
 }
 
-// tlsCertRequest is tls:index/certRequest:CertRequest.
-func tlsCertRequest(in *fields) (resource.PropertyMap, error) {
-	key, err := parseSigner(in.str("privateKeyPem", ""))
+// TLSCertRequest is tls:index/certRequest:CertRequest.
+func TLSCertRequest(in *Fields) (resource.PropertyMap, error) {
+	key, err := parseSigner(in.Str("privateKeyPem", ""))
 	if err != nil {
 		return nil, err
 	}
-	req := &x509.CertificateRequest{Subject: subject(in.obj("subject")), DNSNames: in.strs("dnsNames")}
+	req := &x509.CertificateRequest{Subject: subject(in.Obj("subject")), DNSNames: in.Strs("dnsNames")}
 	if req.IPAddresses, err = ipAddresses(in); err != nil {
 		return nil, err
 	}
-	if err := in.check(); err != nil {
+	if err := in.Check(); err != nil {
 		return nil, err
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, req, key)
@@ -191,13 +191,13 @@ func tlsCertRequest(in *fields) (resource.PropertyMap, error) {
 		out[k] = v
 	}
 	out["certRequestPem"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
-	return props(out, "privateKeyPem"), nil
+	return Props(out, "privateKeyPem"), nil
 }
 
-// tlsLocallySignedCert is tls:index/locallySignedCert:LocallySignedCert: the
+// TLSLocallySignedCert is tls:index/locallySignedCert:LocallySignedCert: the
 // subject and SANs come from the request, as the provider does.
-func tlsLocallySignedCert(in *fields) (resource.PropertyMap, error) {
-	b, _ := pem.Decode([]byte(in.str("certRequestPem", "")))
+func TLSLocallySignedCert(in *Fields) (resource.PropertyMap, error) {
+	b, _ := pem.Decode([]byte(in.Str("certRequestPem", "")))
 	if b == nil {
 		return nil, fmt.Errorf("certRequestPem: no PEM block")
 	}
@@ -208,11 +208,11 @@ func tlsLocallySignedCert(in *fields) (resource.PropertyMap, error) {
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("certRequestPem: %w", err)
 	}
-	caKey, err := parseSigner(in.str("caPrivateKeyPem", ""))
+	caKey, err := parseSigner(in.Str("caPrivateKeyPem", ""))
 	if err != nil {
 		return nil, fmt.Errorf("caPrivateKeyPem: %w", err)
 	}
-	ca, err := parseCert(in.str("caCertPem", ""))
+	ca, err := ParseCert(in.Str("caCertPem", ""))
 	if err != nil {
 		return nil, fmt.Errorf("caCertPem: %w", err)
 	}
@@ -220,7 +220,7 @@ func tlsLocallySignedCert(in *fields) (resource.PropertyMap, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := in.check(); err != nil {
+	if err := in.Check(); err != nil {
 		return nil, err
 	}
 	t.Subject = csr.Subject

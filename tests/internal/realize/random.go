@@ -1,4 +1,4 @@
-package e2e
+package realize
 
 import (
 	"crypto/rand"
@@ -26,25 +26,25 @@ func randIndex(n int) (int, error) {
 	return int(i.Int64()), nil
 }
 
-// randomPassword is random:index/randomPassword:RandomPassword (and the same
+// RandomPassword is random:index/RandomPassword:RandomPassword (and the same
 // rules as RandomString): character classes, overrideSpecial and minimums.
-func randomPassword(in *fields) (resource.PropertyMap, []string, error) {
-	length := in.num("length", 0)
+func RandomPassword(in *Fields) (resource.PropertyMap, []string, error) {
+	length := in.Num("length", 0)
 	classes := []struct {
 		on    bool
 		chars string
 		min   int
 	}{
-		{in.boolean("upper", true), randUpper, in.num("minUpper", 0)},
-		{in.boolean("lower", true), randLower, in.num("minLower", 0)},
-		{in.boolean("numeric", true), randNumeric, in.num("minNumeric", 0)},
-		{in.boolean("special", true), in.str("overrideSpecial", randSpecial), in.num("minSpecial", 0)},
+		{in.Bool("upper", true), randUpper, in.Num("minUpper", 0)},
+		{in.Bool("lower", true), randLower, in.Num("minLower", 0)},
+		{in.Bool("numeric", true), randNumeric, in.Num("minNumeric", 0)},
+		{in.Bool("special", true), in.Str("overrideSpecial", randSpecial), in.Num("minSpecial", 0)},
 	}
-	in.known("number") // deprecated alias of numeric; read below
-	if in.has("number") {
-		classes[2].on = in.boolean("number", true)
+	in.Known("number") // deprecated alias of numeric; read below
+	if in.Has("number") {
+		classes[2].on = in.Bool("number", true)
 	}
-	if err := in.check(); err != nil {
+	if err := in.Check(); err != nil {
 		return nil, nil, err
 	}
 	if length < 1 {
@@ -89,13 +89,13 @@ func randomPassword(in *fields) (resource.PropertyMap, []string, error) {
 		m[k] = v
 	}
 	m["result"] = res
-	return props(m, "result"), []string{res}, nil
+	return Props(m, "result"), []string{res}, nil
 }
 
-// randomUUID is random:index/randomUuid:RandomUuid (version 4).
-func randomUUID(in *fields) (resource.PropertyMap, []string, error) {
-	in.known("keepers")
-	if err := in.check(); err != nil {
+// RandomUUID is random:index/randomUuid:RandomUuid (version 4).
+func RandomUUID(in *Fields) (resource.PropertyMap, []string, error) {
+	in.Known("keepers")
+	if err := in.Check(); err != nil {
 		return nil, nil, err
 	}
 	var b [16]byte
@@ -107,14 +107,14 @@ func randomUUID(in *fields) (resource.PropertyMap, []string, error) {
 	h := hex.EncodeToString(b[:])
 	u := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 	// Not secret, as the provider has it: the program wraps token IDs.
-	return props(map[string]any{"result": u}), []string{u}, nil
+	return Props(map[string]any{"result": u}), []string{u}, nil
 }
 
-// randomBytes is random:index/randomBytes:RandomBytes.
-func randomBytes(in *fields) (resource.PropertyMap, []string, error) {
-	n := in.num("length", 0)
-	in.known("keepers")
-	if err := in.check(); err != nil {
+// RandomBytes is random:index/RandomBytes:RandomBytes.
+func RandomBytes(in *Fields) (resource.PropertyMap, []string, error) {
+	n := in.Num("length", 0)
+	in.Known("keepers")
+	if err := in.Check(); err != nil {
 		return nil, nil, err
 	}
 	if n < 1 {
@@ -125,5 +125,5 @@ func randomBytes(in *fields) (resource.PropertyMap, []string, error) {
 		return nil, nil, err
 	}
 	b64, hx := base64.StdEncoding.EncodeToString(b), hex.EncodeToString(b)
-	return props(map[string]any{"length": n, "base64": b64, "hex": hx}, "base64", "hex"), []string{b64, hx}, nil
+	return Props(map[string]any{"length": n, "base64": b64, "hex": hx}, "base64", "hex"), []string{b64, hx}, nil
 }

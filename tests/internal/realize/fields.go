@@ -1,4 +1,4 @@
-package e2e
+package realize
 
 import (
 	"fmt"
@@ -11,18 +11,18 @@ import (
 // plain turns a property value into plain Go values (map[string]any, []any,
 // string, float64, bool, nil), unwrapping secrets and known outputs. An
 // unknown value is an error: under mocks every input is known.
-func plain(v resource.PropertyValue) (any, error) {
+func Plain(v resource.PropertyValue) (any, error) {
 	switch {
 	case v.IsNull():
 		return nil, nil
 	case v.IsSecret():
-		return plain(v.SecretValue().Element)
+		return Plain(v.SecretValue().Element)
 	case v.IsOutput():
 		o := v.OutputValue()
 		if !o.Known {
 			return nil, fmt.Errorf("unknown output value")
 		}
-		return plain(o.Element)
+		return Plain(o.Element)
 	case v.IsComputed():
 		return nil, fmt.Errorf("computed (unknown) value")
 	case v.IsString():
@@ -35,7 +35,7 @@ func plain(v resource.PropertyValue) (any, error) {
 		arr := v.ArrayValue()
 		out := make([]any, len(arr))
 		for i, e := range arr {
-			p, err := plain(e)
+			p, err := Plain(e)
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}
@@ -43,16 +43,16 @@ func plain(v resource.PropertyValue) (any, error) {
 		}
 		return out, nil
 	case v.IsObject():
-		return plainMap(v.ObjectValue())
+		return PlainMap(v.ObjectValue())
 	default:
 		return nil, fmt.Errorf("unsupported property value %v", v)
 	}
 }
 
-func plainMap(m resource.PropertyMap) (map[string]any, error) {
+func PlainMap(m resource.PropertyMap) (map[string]any, error) {
 	out := map[string]any{}
 	for k, v := range m {
-		p, err := plain(v)
+		p, err := Plain(v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
@@ -64,37 +64,37 @@ func plainMap(m resource.PropertyMap) (map[string]any, error) {
 }
 
 // fields reads an input object and remembers which keys were read, so that
-// every key the realizer does not implement is reported.
-type fields struct {
+// every key realize does not implement is reported.
+type Fields struct {
 	path string
 	m    map[string]any
 	used map[string]bool
 	errs *[]string
-	kids []*fields
+	kids []*Fields
 }
 
-func newFields(path string, m map[string]any) *fields {
-	return &fields{path: path, m: m, used: map[string]bool{}, errs: &[]string{}}
+func NewFields(path string, m map[string]any) *Fields {
+	return &Fields{path: path, m: m, used: map[string]bool{}, errs: &[]string{}}
 }
 
-func (f *fields) child(path string, m map[string]any) *fields {
-	c := &fields{path: path, m: m, used: map[string]bool{}, errs: f.errs}
+func (f *Fields) child(path string, m map[string]any) *Fields {
+	c := &Fields{path: path, m: m, used: map[string]bool{}, errs: f.errs}
 	f.kids = append(f.kids, c)
 	return c
 }
 
-func (f *fields) fail(key, format string, args ...any) {
+func (f *Fields) fail(key, format string, args ...any) {
 	*f.errs = append(*f.errs, fmt.Sprintf("%s.%s: %s", f.path, key, fmt.Sprintf(format, args...)))
 }
 
-func (f *fields) has(key string) bool {
+func (f *Fields) Has(key string) bool {
 	f.used[key] = true
 	v, ok := f.m[key]
 	return ok && v != nil
 }
 
 // get reads key as a T (def when unset), reporting any other type.
-func get[T any](f *fields, key string, def T, kind string) T {
+func get[T any](f *Fields, key string, def T, kind string) T {
 	f.used[key] = true
 	v, ok := f.m[key]
 	if !ok || v == nil {
@@ -107,13 +107,13 @@ func get[T any](f *fields, key string, def T, kind string) T {
 	return t
 }
 
-func (f *fields) str(key, def string) string { return get(f, key, def, "a string") }
+func (f *Fields) Str(key, def string) string { return get(f, key, def, "a string") }
 
-func (f *fields) num(key string, def int) int { return int(get(f, key, float64(def), "a number")) }
+func (f *Fields) Num(key string, def int) int { return int(get(f, key, float64(def), "a number")) }
 
-func (f *fields) boolean(key string, def bool) bool { return get(f, key, def, "a bool") }
+func (f *Fields) Bool(key string, def bool) bool { return get(f, key, def, "a bool") }
 
-func (f *fields) strs(key string) []string {
+func (f *Fields) Strs(key string) []string {
 	f.used[key] = true
 	v, ok := f.m[key]
 	if !ok || v == nil {
@@ -136,7 +136,7 @@ func (f *fields) strs(key string) []string {
 	return out
 }
 
-func (f *fields) strMap(key string) map[string]string {
+func (f *Fields) StrMap(key string) map[string]string {
 	f.used[key] = true
 	v, ok := f.m[key]
 	if !ok || v == nil {
@@ -159,7 +159,7 @@ func (f *fields) strMap(key string) map[string]string {
 	return out
 }
 
-func (f *fields) obj(key string) *fields {
+func (f *Fields) Obj(key string) *Fields {
 	f.used[key] = true
 	v, ok := f.m[key]
 	if !ok || v == nil {
@@ -173,7 +173,7 @@ func (f *fields) obj(key string) *fields {
 	return f.child(f.path+"."+key, m)
 }
 
-func (f *fields) objs(key string) []*fields {
+func (f *Fields) Objs(key string) []*Fields {
 	f.used[key] = true
 	v, ok := f.m[key]
 	if !ok || v == nil {
@@ -184,7 +184,7 @@ func (f *fields) objs(key string) []*fields {
 		f.fail(key, "want an array, got %T", v)
 		return nil
 	}
-	var out []*fields
+	var out []*Fields
 	for i, e := range arr {
 		m, ok := e.(map[string]any)
 		if !ok {
@@ -197,7 +197,7 @@ func (f *fields) objs(key string) []*fields {
 }
 
 // known declares keys the realizer accepts without reading them here.
-func (f *fields) known(keys ...string) {
+func (f *Fields) Known(keys ...string) {
 	for _, k := range keys {
 		f.used[k] = true
 	}
@@ -205,10 +205,10 @@ func (f *fields) known(keys ...string) {
 
 // check reports every set key that was not read or declared known, in this
 // object and every object read from it, and every type error.
-func (f *fields) check() error {
+func (f *Fields) Check() error {
 	var unknown []string
-	var walk func(x *fields)
-	walk = func(x *fields) {
+	var walk func(x *Fields)
+	walk = func(x *Fields) {
 		for k, v := range x.m {
 			if v != nil && !x.used[k] {
 				unknown = append(unknown, x.path+"."+k)
@@ -222,7 +222,7 @@ func (f *fields) check() error {
 	sort.Strings(unknown)
 	var problems []string
 	if len(unknown) > 0 {
-		problems = append(problems, "input fields the e2e realizer does not implement: "+strings.Join(unknown, ", "))
+		problems = append(problems, "input fields realize does not implement: "+strings.Join(unknown, ", "))
 	}
 	problems = append(problems, *f.errs...)
 	if len(problems) > 0 {
@@ -232,7 +232,7 @@ func (f *fields) check() error {
 }
 
 // props builds an output property map; secret keys are wrapped as secrets.
-func props(m map[string]any, secret ...string) resource.PropertyMap {
+func Props(m map[string]any, secret ...string) resource.PropertyMap {
 	pm := resource.NewPropertyMapFromMap(m)
 	for _, k := range secret {
 		if v, ok := pm[resource.PropertyKey(k)]; ok {
