@@ -1,7 +1,7 @@
 # postgres-ha: deploy with `make up`, test with `make test`.
 STACK ?= dev
 
-.PHONY: up preview stop start destroy deps test e2e lab lab-down test-failover bench-haproxy stack-outputs bench
+.PHONY: up preview stop start destroy deps test engine e2e lab lab-down test-failover bench-haproxy stack-outputs bench
 
 ## Deploy the stack with pulumi up on a local file backend.
 up:
@@ -23,16 +23,23 @@ start:
 destroy:
 	scripts/deploy $(STACK) destroy
 
-## Everything the test tiers need: Debian packages, Consul v1.16.1, lab images.
+## Everything the test tiers need: Debian packages, Consul v1.16.1, the
+## Pulumi CLI at the SDK's version, lab images.
 deps:
 	scripts/install-deps
 	scripts/build-consul
+	scripts/build-pulumi
 	scripts/lab-images
 
 ## The whole test suite, as CI runs it.
 test: deps
 	go vet ./...
 	go test -p 1 -count=1 -timeout 45m ./...
+
+## The real-engine tier: the program through the Pulumi CLI with the test
+## provider plugin (ENGINE_PROVIDERS=real: the installed real plugins).
+engine: deps
+	go test -count=1 -timeout 40m -v ./tests/engine
 
 ## The end-to-end lab: deploy the lab stack on the local Docker engine and test it.
 e2e: deps

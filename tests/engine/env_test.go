@@ -28,6 +28,7 @@ import (
 
 	"github.com/postgres-ha/postgres-ha/cluster"
 	"github.com/postgres-ha/postgres-ha/components"
+	"github.com/postgres-ha/postgres-ha/tests/internal/realize"
 	"github.com/postgres-ha/postgres-ha/tests/internal/testprovider"
 )
 
@@ -111,6 +112,11 @@ func setup() (skip string, err error) {
 		shared.home = filepath.Join(shared.tmpRoot, "pulumi-home")
 		if err := installTestProvider(root, shared.home); err != nil {
 			return "", err
+		}
+		// What a crashed run of the test provider left behind.
+		leftovers := &realize.Docker{Cli: d}
+		if gone := leftovers.RemoveLabelled(ctx, testprovider.LabelTest); len(gone) > 0 {
+			logf("removed leftovers of an earlier run: %s", strings.Join(gone, ", "))
 		}
 	case "real":
 		shared.home = os.Getenv("PULUMI_HOME")

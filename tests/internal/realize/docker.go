@@ -108,6 +108,9 @@ func (r *Docker) CreateVolume(ctx context.Context, resName string, in *Fields, r
 func (r *Docker) RemoteImage(ctx context.Context, resName string, in *Fields, raw resource.PropertyMap) (id string, outputs resource.PropertyMap, err error) {
 	name := in.Str("name", "")
 	in.Bool("keepLocally", false) // images are never removed by the realizer
+	if p := in.Str("platform", ""); p != "" {
+		return "", nil, fmt.Errorf("platform %q: only the engine's own platform is implemented", p)
+	}
 	if err := in.Check(); err != nil {
 		return "", nil, err
 	}

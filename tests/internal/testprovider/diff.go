@@ -76,11 +76,26 @@ func Diff(tok string, news, olds resource.PropertyMap, ignore []string) ([]Chang
 func WithDefaults(tok string, inputs resource.PropertyMap) resource.PropertyMap {
 	out := inputs.Copy()
 	for key, p := range Table[tok].Props {
-		if p.Default == nil {
-			continue
+		k := resource.PropertyKey(key)
+		if v, ok := out[k]; p.Default != nil && (!ok || v.IsNull()) {
+			out[k] = resource.NewPropertyValue(p.Default)
 		}
-		if v, ok := out[resource.PropertyKey(key)]; !ok || v.IsNull() {
-			out[resource.PropertyKey(key)] = resource.NewPropertyValue(p.Default)
+		if v := out[k]; len(p.ElemDefaults) > 0 && v.IsArray() {
+			elems := make([]resource.PropertyValue, len(v.ArrayValue()))
+			for i, e := range v.ArrayValue() {
+				elems[i] = e
+				if !e.IsObject() {
+					continue
+				}
+				obj := e.ObjectValue().Copy()
+				for ek, ev := range p.ElemDefaults {
+					if x, ok := obj[resource.PropertyKey(ek)]; !ok || x.IsNull() {
+						obj[resource.PropertyKey(ek)] = resource.NewPropertyValue(ev)
+					}
+				}
+				elems[i] = resource.NewObjectProperty(obj)
+			}
+			out[k] = resource.NewArrayProperty(elems)
 		}
 	}
 	return out

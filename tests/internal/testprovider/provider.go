@@ -19,6 +19,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/docker/docker/client"
@@ -166,6 +167,13 @@ func (s *Server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", tok, name, err)
 	}
+	// realize reads what the program sets and knows the providers'
+	// defaults itself; the defaults Check filled in are dropped.
+	for key, p := range Table[tok].Props {
+		if p.Default != nil && reflect.DeepEqual(in[key], p.Default) {
+			delete(in, key)
+		}
+	}
 	f := realize.NewFields(name, in)
 	var id string
 	var out resource.PropertyMap
@@ -210,6 +218,13 @@ func (s *Server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 	}
 	if err != nil {
 		return nil, fmt.Errorf("test provider: %s %s: %w", tok, name, err)
+	}
+	// The state holds every checked input, defaults included, as the real
+	// providers' does.
+	for k, v := range raw {
+		if _, ok := out[k]; !ok {
+			out[k] = v
+		}
 	}
 	if id == "" {
 		id = randomID()

@@ -129,7 +129,7 @@ func (s *Server) readContainer(ctx context.Context, id string, state resource.Pr
 		m[k] = v
 	}
 	set("logOpts", m)
-	set("networkMode", string(ct.HostConfig.NetworkMode))
+	set("networkMode", networkModeReadBack(string(ct.HostConfig.NetworkMode), state))
 	if hc := ct.Config.Healthcheck; hc != nil {
 		set("healthcheck", map[string]any{
 			"tests": strs(hc.Test), "interval": hc.Interval.String(), "timeout": hc.Timeout.String(),
@@ -146,6 +146,23 @@ func (s *Server) readContainer(ctx context.Context, id string, state resource.Pr
 		set("exitCode", float64(ct.State.ExitCode))
 	}
 	return out, nil
+}
+
+// networkModeReadBack: the real provider creates a container that has
+// networksAdvanced in the default "bridge" mode, then disconnects it from
+// the bridge and connects it to those networks (funcs.go:445-476), so
+// Docker keeps NetworkMode "bridge" and that is what it reads back. realize
+// creates the container on its first network directly; the model reports
+// what the real provider's container would.
+func networkModeReadBack(mode string, state resource.PropertyMap) string {
+	if nets := state["networksAdvanced"]; nets.IsArray() && len(nets.ArrayValue()) > 0 {
+		if first := nets.ArrayValue()[0]; first.IsObject() {
+			if n := first.ObjectValue()["name"]; n.IsString() && n.StringValue() == mode {
+				return "bridge"
+			}
+		}
+	}
+	return mode
 }
 
 // flattenPorts is the provider's flattenContainerPorts (structures.go:33-57):

@@ -49,7 +49,7 @@ var Table = map[string]Resource{
 			"volumes":             {Replace: true, Source: srcContainer + "415-455 (never read back)"},
 			"networksAdvanced":    {Replace: true, Source: srcContainer + "748-789 (never read back)"},
 			"networkMode":         {Replace: true, Default: "bridge", Source: srcContainer + "740-746"},
-			"ports":               {Replace: true, Source: srcContainer + "461-509 (nested ip default 0.0.0.0, protocol tcp; read from NetworkSettings.Ports, funcs.go:741)"},
+			"ports":               {Replace: true, ElemDefaults: map[string]any{"protocol": "tcp", "ip": "0.0.0.0"}, Source: srcContainer + "461-509 (nested ip default 0.0.0.0, protocol tcp; read from NetworkSettings.Ports, funcs.go:741)"},
 			"healthcheck":         {Computed: true, Source: srcContainer + "862-913" + updNoop},
 			"restart":             {Default: "no", Source: srcContainer + "218-224 (Update calls ContainerUpdate, funcs.go:931-981)"},
 			"start":               {Default: true, Source: srcContainer + "60-65" + updNoop},

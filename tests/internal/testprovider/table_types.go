@@ -15,6 +15,9 @@ type Prop struct {
 	// Default is what the provider's Check fills in when the program
 	// leaves the property unset (nil: nothing).
 	Default any
+	// ElemDefaults are the nested defaults Check fills in each element of
+	// a list of objects (ports: protocol "tcp", ip "0.0.0.0").
+	ElemDefaults map[string]any
 	// Source is where this was read: repository, tag, file and line.
 	Source string
 }
