@@ -60,6 +60,8 @@ type record struct {
 	Deps                []string
 	PropDeps            map[string][]string
 	DeleteBeforeReplace bool
+	ReplaceOnChanges    []string
+	IgnoreChanges       []string
 	ID                  string
 	Inputs              resource.PropertyMap
 	Outputs             resource.PropertyMap
@@ -89,6 +91,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			rec.PropDeps[k] = sortedCopy(v.GetUrns())
 		}
 		rec.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		rec.ReplaceOnChanges = sortedCopy(rpc.GetReplaceOnChanges())
+		rec.IgnoreChanges = sortedCopy(rpc.GetIgnoreChanges())
 	}
 	rec.URN = mockURN(rec.Parent, rec.Type, rec.Name)
 	if args.Custom {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postgres-ha/postgres-ha/components"
 	"github.com/postgres-ha/postgres-ha/config"
 	"github.com/postgres-ha/postgres-ha/templates"
 )
@@ -173,6 +174,47 @@ func TestDeleteBeforeReplace(t *testing.T) {
 			}
 			if !rec.DeleteBeforeReplace {
 				t.Errorf("%s: named %q but not deleteBeforeReplace", rec.URN, str(rec.Inputs, "name"))
+			}
+		}
+	}
+}
+
+// Every container logs with explicit json-file options (the provider reads
+// log_opts back with the daemon's defaults merged in: left unset, each
+// preview replaces it), and every long-running container is replaced when
+// start changes (the provider updates start in place, stopping nothing);
+// only while stopped are its ports, never published, ignored.
+func TestLogOptionsAndRunningSwitch(t *testing.T) {
+	for _, running := range []bool{true, false} {
+		cfg := sized(3, 3)
+		cfg["cluster"] = fmt.Sprintf(`{"running":%v}`, running)
+		r := mustRun(t, cfg)
+		for _, c := range r.ofType(tContainer) {
+			name := str(c.Inputs, "name")
+			if got := str(c.Inputs, "logDriver"); got != components.LogDriver {
+				t.Errorf("%s: logDriver %q, want %q", name, got, components.LogDriver)
+			}
+			opts := map[string]string{}
+			if v, _ := field(c.Inputs, "logOpts"); v.IsObject() {
+				for k, e := range v.ObjectValue() {
+					opts[string(k)] = e.StringValue()
+				}
+			}
+			if !maps.Equal(opts, components.LogOptions) {
+				t.Errorf("%s: logOpts %v, want %v", name, opts, components.LogOptions)
+			}
+			if strings.HasSuffix(name, "-consul-acl") {
+				continue
+			}
+			if !slices.Equal(c.ReplaceOnChanges, []string{"start"}) {
+				t.Errorf("%s: replaceOnChanges %v, want [start]", name, c.ReplaceOnChanges)
+			}
+			want := []string{}
+			if !running {
+				want = []string{"ports"}
+			}
+			if !slices.Equal(append([]string{}, c.IgnoreChanges...), want) {
+				t.Errorf("running=%v: %s: ignoreChanges %v, want %v", running, name, c.IgnoreChanges, want)
 			}
 		}
 	}
