@@ -22,6 +22,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
@@ -251,7 +252,7 @@ func (s *Server) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumir
 			return &pulumirpc.ReadResponse{}, nil
 		}
 	case realize.TokNetwork:
-		if _, err = s.docker.Cli.NetworkInspect(ctx, id, networkInspectOptions); realize.IsNotFound(err) {
+		if _, err = s.docker.Cli.NetworkInspect(ctx, id, network.InspectOptions{}); realize.IsNotFound(err) {
 			return &pulumirpc.ReadResponse{}, nil
 		}
 	case realize.TokVolume:

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/postgres-ha/postgres-ha/tests/internal/realize"
@@ -68,7 +67,6 @@ var errGone = errors.New("container is gone")
 
 func isGone(err error) bool { return errors.Is(err, errGone) }
 
-var networkInspectOptions = network.InspectOptions{}
 
 // readContainer is the real provider's Read of a container
 // (kreuzwerker/terraform-provider-docker v3.9.0
