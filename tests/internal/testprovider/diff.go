@@ -51,7 +51,7 @@ func Diff(tok string, news, olds resource.PropertyMap, ignore []string) ([]Chang
 		n, o := news[resource.PropertyKey(key)], olds[resource.PropertyKey(key)]
 		kind := ""
 		switch {
-		case containsUnknowns(n):
+		case n.ContainsUnknowns():
 			kind = "update"
 		case isEmpty(n) && isEmpty(o):
 		case isEmpty(n):
@@ -99,10 +99,6 @@ func WithDefaults(tok string, inputs resource.PropertyMap) resource.PropertyMap 
 		}
 	}
 	return out
-}
-
-func containsUnknowns(v resource.PropertyValue) bool {
-	return v.ContainsUnknowns()
 }
 
 // isEmpty is Terraform's view of an unset value: null, or an empty string,

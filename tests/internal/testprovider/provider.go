@@ -17,8 +17,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -248,7 +250,7 @@ func (s *Server) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumir
 	switch req.GetType() {
 	case realize.TokContainer:
 		state, err = s.readContainer(ctx, id, state)
-		if isGone(err) {
+		if errors.Is(err, errGone) {
 			return &pulumirpc.ReadResponse{}, nil
 		}
 	case realize.TokNetwork:
@@ -353,6 +355,5 @@ func randomID() string {
 // PackageOf is the package a plugin binary serves, from its file name
 // (pulumi-resource-<pkg>), as the engine starts it.
 func PackageOf(argv0 string) string {
-	base := argv0[strings.LastIndex(argv0, "/")+1:]
-	return strings.TrimPrefix(base, "pulumi-resource-")
+	return strings.TrimPrefix(filepath.Base(argv0), "pulumi-resource-")
 }

@@ -65,8 +65,6 @@ func LogOptsReadBack(driver string, own, daemonDefaults map[string]string) map[s
 // removes it), so the resource leaves the state.
 var errGone = errors.New("container is gone")
 
-func isGone(err error) bool { return errors.Is(err, errGone) }
-
 // readContainer is the real provider's Read of a container
 // (kreuzwerker/terraform-provider-docker v3.9.0
 // resource_docker_container_funcs.go:675-879): the properties it reads back
