@@ -6,6 +6,7 @@ package cluster
 import (
 	"fmt"
 	"net/url"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -88,27 +89,49 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 		nodeDeps = append(nodeDeps, pmm.Container)
 	}
 
+	// The Patroni jobs: hand-over before a node's containers are replaced,
+	// patroni-config once every node is up.
+	var jobs *components.PatroniJobArgs
+	if rt.Running {
+		jobs = &components.PatroniJobArgs{Config: c, Runtime: rt, Image: images.Patroni,
+			CACert: pki.CACert, Leaf: pki.Leaves["patroni-jobs"], Values: secrets.Values}
+	}
+
+	// Nodes are chained: each waits for the one before it is healthy (its
+	// agent waits for Patroni to lead or stream), so a change that replaces
+	// every node rolls them one at a time, replicas first and the leader
+	// last, after its hand-over job has switched over to a standby.
 	var nodes []pulumi.Resource
-	var nodeNames []string
-	for i := 1; i <= c.Postgres.Nodes; i++ {
-		n := c.NodeName(i)
-		node, err := components.NewPostgresNode(ctx, n, &components.PostgresNodeArgs{
+	previous := nodeDeps
+	for _, i := range nodeOrder(c, LeaderOf(c)) {
+		node, err := components.NewPostgresNode(ctx, c.NodeName(i), &components.PostgresNodeArgs{
 			Config: c, Runtime: rt, Index: i,
 			PatroniImage: images.Patroni, ConsulImage: images.Consul, PMMClientImage: images.PMMClient,
-			CACert: pki.CACert, NodeLeaf: pki.Leaves["node-"+n], AgentLeaf: pki.Leaves["consul-"+n],
-			Values: secrets.Values,
-		}, pulumi.DependsOn(nodeDeps))
+			CACert: pki.CACert, NodeLeaf: pki.Leaves["node-"+c.NodeName(i)], AgentLeaf: pki.Leaves["consul-"+c.NodeName(i)],
+			Values: secrets.Values, HandOver: jobs,
+		}, pulumi.DependsOn(previous))
 		if err != nil {
 			return fmt.Errorf("creating postgres node %d: %w", i, err)
 		}
 		// Depend on the containers, not the component: DependsOn a component
 		// expands to the children registered so far, and those register
-		// asynchronously, so HAProxy would miss some of them at random.
-		nodes = append(nodes, node.Patroni, node.Agent)
+		// asynchronously, so a dependent would miss some of them at random.
+		containers := []pulumi.Resource{node.Patroni, node.Agent}
 		if node.PMM != nil {
-			nodes = append(nodes, node.PMM)
+			containers = append(containers, node.PMM)
 		}
-		nodeNames = append(nodeNames, n)
+		nodes = append(nodes, containers...)
+		previous = append(slices.Clone(nodeDeps), containers...)
+	}
+	var nodeNames []string
+	for i := 1; i <= c.Postgres.Nodes; i++ {
+		nodeNames = append(nodeNames, c.NodeName(i))
+	}
+
+	if jobs != nil {
+		if _, err := components.NewPatroniConfig(ctx, name, jobs, pulumi.DependsOn(nodes)); err != nil {
+			return fmt.Errorf("creating patroni-config job: %w", err)
+		}
 	}
 
 	haproxy, err := components.NewHAProxy(ctx, name, &components.HAProxyArgs{

@@ -9,6 +9,8 @@
 package components
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -68,6 +70,30 @@ func newContainer(ctx *pulumi.Context, name string, a *docker.ContainerArgs, opt
 	a.LogDriver = pulumi.String(LogDriver)
 	a.LogOpts = pulumi.ToStringMap(LogOptions)
 	return docker.NewContainer(ctx, name, a, append(opts, pulumi.DeleteBeforeReplace(true))...)
+}
+
+// job declares a one-shot container that `up` runs to completion: its
+// replacement reruns it. The provider waits for it to exit (attach), keeps
+// its logs, does not delete it on refresh because it is not running
+// (mustRun false), and reports a non-zero exit as success: the returned
+// exit code output turns that into a failure of the update.
+func newJob(ctx *pulumi.Context, name string, a *docker.ContainerArgs, opts ...pulumi.ResourceOption) (*docker.Container, pulumi.IntOutput, error) {
+	a.Attach = pulumi.Bool(true)
+	a.Logs = pulumi.Bool(true)
+	a.MustRun = pulumi.Bool(false)
+	a.Restart = pulumi.String("no")
+	ctr, err := newContainer(ctx, name, a, opts...)
+	if err != nil {
+		return nil, pulumi.IntOutput{}, err
+	}
+	code := pulumi.All(ctr.Name, ctr.ExitCode).ApplyT(func(x []any) (int, error) {
+		job, code := x[0].(string), x[1].(int)
+		if code != 0 {
+			return code, fmt.Errorf("job %s exited with code %d; see `docker logs %s`", job, code, job)
+		}
+		return code, nil
+	}).(pulumi.IntOutput)
+	return ctr, code, nil
 }
 
 // container declares a long-running container under the running switch.
@@ -147,6 +173,19 @@ func healthcheck(cmd string) *docker.ContainerHealthcheckArgs {
 		Retries:     pulumi.Int(3),
 		StartPeriod: pulumi.String("5s"),
 	}
+}
+
+// digest is a secret sha256 over inputs (some of them secrets): a job's
+// trigger file, which changes exactly when one of them does.
+func digest(inputs ...any) pulumi.StringOutput {
+	return pulumi.All(inputs...).ApplyT(func(xs []any) string {
+		h := sha256.New()
+		for _, x := range xs {
+			s := fmt.Sprint(x)
+			fmt.Fprintf(h, "%d:%s\n", len(s), s)
+		}
+		return hex.EncodeToString(h.Sum(nil))
+	}).(pulumi.StringOutput)
 }
 
 // render turns a render function over Values into a secret string output.

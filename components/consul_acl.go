@@ -1,8 +1,6 @@
 package components
 
 import (
-	"fmt"
-
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -75,25 +73,10 @@ func NewConsulACL(ctx *pulumi.Context, name string, args *ConsulACLArgs, opts ..
 		NetworksAdvanced: args.Runtime.networks(),
 		Uploads:          uploads(files...),
 		Labels:           containerLabels(c.Cluster.Name, "consul-acl"),
-		// A one-shot job: wait for it to exit, keep it for its logs, and do
-		// not delete it on refresh because it is not running.
-		Attach:  pulumi.Bool(true),
-		Logs:    pulumi.Bool(true),
-		MustRun: pulumi.Bool(false),
-		Restart: pulumi.String("no"),
 	}
-	ctr, err := newContainer(ctx, name, a, pulumi.Parent(j))
-	if err != nil {
+	if j.Job, j.ExitCode, err = newJob(ctx, name, a, pulumi.Parent(j)); err != nil {
 		return nil, err
 	}
-	j.Job = ctr
-	// The provider reports a non-zero exit as success; make it a failure.
-	j.ExitCode = ctr.ExitCode.ApplyT(func(code int) (int, error) {
-		if code != 0 {
-			return code, fmt.Errorf("consul ACL job %s exited with code %d; see `docker logs %s`", c.ACLJobName(), code, c.ACLJobName())
-		}
-		return code, nil
-	}).(pulumi.IntOutput)
 	if err := ctx.RegisterResourceOutputs(j, pulumi.Map{"exitCode": j.ExitCode}); err != nil {
 		return nil, err
 	}

@@ -40,6 +40,7 @@ func NewConsulCluster(ctx *pulumi.Context, name string, args *ConsulClusterArgs,
 	}
 	c := args.Config
 	var names []string
+	var previous []pulumi.Resource
 	for i := 1; i <= c.Consul.Servers; i++ {
 		server := c.ServerName(i)
 		names = append(names, server)
@@ -67,14 +68,23 @@ func NewConsulCluster(ctx *pulumi.Context, name string, args *ConsulClusterArgs,
 				Internal: pulumi.Int(8501), External: pulumi.Int(c.Ports.ConsulUI), Ip: pulumi.String(c.Ports.BindAddress),
 			}}
 		}
-		// A server is healthy once the cluster has a leader; `up` waits for it.
+		// A server is healthy once it knows the Raft leader, or while it
+		// has never joined a Raft cluster (no peers: the first deployment,
+		// before bootstrap_expect servers are up). `up` waits for it, and
+		// each server waits for the one before, so a change that replaces
+		// every server rolls them one at a time, each back in the quorum
+		// before the next goes.
+		curl := curlTLS(templates.MustPath("consulCA"), templates.MustPath("consulCert"), templates.MustPath("consulKey"))
+		a.Healthcheck = healthcheck(curl + " https://127.0.0.1:8501/v1/status/leader | grep -q ':' || " +
+			curl + " https://127.0.0.1:8501/v1/status/peers | grep -qx '\\[\\]'")
 		a.Wait = pulumi.Bool(true)
 		a.WaitTimeout = pulumi.Int(c.Postgres.WaitTimeoutSeconds)
-		ctr, err := args.Runtime.container(ctx, server, a, pulumi.Parent(cc))
+		ctr, err := args.Runtime.container(ctx, server, a, pulumi.Parent(cc), pulumi.DependsOn(previous))
 		if err != nil {
 			return nil, err
 		}
 		cc.Servers = append(cc.Servers, ctr)
+		previous = []pulumi.Resource{ctr}
 	}
 	cc.Names = pulumi.ToStringArray(names).ToStringArrayOutput()
 	if err := ctx.RegisterResourceOutputs(cc, pulumi.Map{"names": cc.Names}); err != nil {

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -25,6 +26,9 @@ type PostgresNodeArgs struct {
 	NodeLeaf  Leaf
 	AgentLeaf Leaf
 	Values    pulumi.AnyOutput
+	// HandOver, when set, runs the node's hand-over job before its
+	// containers are created or replaced (nil while the cluster is stopped).
+	HandOver *PatroniJobArgs
 }
 
 // PostgresNode is one Patroni/PostgreSQL container with its PGDATA volume,
@@ -41,6 +45,9 @@ type PostgresNode struct {
 	Patroni *docker.Container
 	Agent   *docker.Container
 	PMM     *docker.Container
+	// HandOver is the job that moves the leadership off this node before
+	// its containers are replaced (nil while stopped).
+	HandOver *docker.Container
 	// Name is the node's container, host and Patroni member name.
 	Name pulumi.StringOutput `pulumi:"name"`
 	// Volume holds PGDATA; it outlives stopped containers.
@@ -83,19 +90,67 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 		pw := render(args.Values, func(v valuesT) (string, error) { return v.PMMDBPassword, nil })
 		files = append(files, private(up(templates.MustPath("pmmDBPassword")), pw))
 	}
+	hcl := render(args.Values, func(v valuesT) (string, error) { return templates.ConsulAgentFile(c, i, v) })
+	aa := consulContainer(c, args.Runtime, c.AgentContainer(i), args.ConsulImage, args.CACert, args.AgentLeaf, hcl, "consul-agent")
+	// Healthy once the agent sees a Consul leader and Patroni runs this
+	// node as the primary or as a replica streaming within 16 MB: `up`
+	// waits for it before it replaces the next node.
+	agentCurl := curlTLS(templates.MustPath("consulCA"), templates.MustPath("consulCert"), templates.MustPath("consulKey"))
+	agentHealth := agentCurl + " https://127.0.0.1:8501/v1/status/leader | grep -q ':' && { " +
+		agentCurl + " -o /dev/null https://127.0.0.1:8008/primary || " +
+		agentCurl + " -o /dev/null 'https://127.0.0.1:8008/replica?lag=16MB'; }"
+	hc := healthcheck(agentHealth)
+	hc.Timeout = pulumi.String("7s")
+	aa.Healthcheck = hc
+	entrypoint := "/usr/local/bin/postgres-ha-entrypoint"
+	command := []string{"patroni", templates.MustPath("patroniConfig")}
+	// Healthy when Patroni reports PostgreSQL running (leader or replica).
+	patroniHealth := curlTLS(ca, cert, key) + " https://" + node + ":8008/health"
+	aa.Wait = pulumi.Bool(true)
+	aa.WaitTimeout = pulumi.Int(c.Postgres.WaitTimeoutSeconds)
+
+	patroniOpts := []pulumi.ResourceOption{child}
+	outputs := pulumi.Map{}
+	if args.HandOver != nil {
+		// The job's trigger is a digest of whatever replaces this node's
+		// Patroni or agent container, so it runs (and hands the
+		// leadership over) exactly when they are about to be replaced.
+		trigger := []any{args.PatroniImage, args.ConsulImage, hcl, pulumi.String(strings.Join(append(command, entrypoint, patroniHealth, agentHealth), "\n"))}
+		for _, f := range files {
+			trigger = append(trigger, f.content)
+		}
+		for _, u := range aa.Uploads.(docker.ContainerUploadArray) {
+			trigger = append(trigger, u.(docker.ContainerUploadArgs).Content)
+		}
+		settings, err := templates.HandOverSettings(c)
+		if err != nil {
+			return nil, err
+		}
+		var handOverCode pulumi.IntOutput
+		dir := templates.MustPath("patroniJobDir")
+		n.HandOver, handOverCode, err = args.HandOver.job(ctx, c.HandOverJobName(i), "hand-over", settings, []string{"hand-over", node},
+			[]upload{private(dir+"/trigger", digest(trigger...))}, child)
+		if err != nil {
+			return nil, fmt.Errorf("creating hand-over job of node %d: %w", i, err)
+		}
+		patroniOpts = append(patroniOpts, pulumi.DependsOn([]pulumi.Resource{n.HandOver}))
+		// A failed switchover fails the update (the replacement goes ahead
+		// and costs a failover, which Patroni handles).
+		outputs["handOverExitCode"] = handOverCode
+	}
+
 	pa := &docker.ContainerArgs{
 		Name:             pulumi.String(node),
 		Hostname:         pulumi.String(node),
 		Image:            args.PatroniImage,
-		Entrypoints:      pulumi.StringArray{pulumi.String("/usr/local/bin/postgres-ha-entrypoint")},
-		Command:          pulumi.StringArray{pulumi.String("patroni"), pulumi.String(templates.MustPath("patroniConfig"))},
+		Entrypoints:      pulumi.StringArray{pulumi.String(entrypoint)},
+		Command:          pulumi.ToStringArray(command),
 		NetworksAdvanced: args.Runtime.networks(node),
 		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
 			VolumeName: vol.Name, ContainerPath: pulumi.String("/var/lib/postgresql/data"),
 		}},
-		Uploads: uploads(files...),
-		// Healthy when Patroni reports PostgreSQL running (leader or replica).
-		Healthcheck: healthcheck(curlTLS(ca, cert, key) + " https://" + node + ":8008/health"),
+		Uploads:     uploads(files...),
+		Healthcheck: healthcheck(patroniHealth),
 		Labels:      containerLabels(c.Cluster.Name, "postgres"),
 		// Patroni stops PostgreSQL cleanly on SIGTERM; a synchronous standby
 		// may wait ~10 s for the primary to release it. StopTimeout is for
@@ -107,18 +162,14 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 		// In MB, the provider's unit: 256 MB of /dev/shm.
 		ShmSize: pulumi.Int(256),
 	}
-	patroni, err := args.Runtime.container(ctx, node, pa, child)
+	patroni, err := args.Runtime.container(ctx, node, pa, patroniOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating patroni node %d: %w", i, err)
 	}
 	n.Patroni = patroni
 	shareNetwork := pulumi.Sprintf("container:%s", patroni.ID())
 
-	hcl := render(args.Values, func(v valuesT) (string, error) { return templates.ConsulAgentFile(c, i, v) })
-	aa := consulContainer(c, args.Runtime, c.AgentContainer(i), args.ConsulImage, args.CACert, args.AgentLeaf, hcl, "consul-agent")
 	aa.NetworkMode = shareNetwork
-	aa.Wait = pulumi.Bool(true)
-	aa.WaitTimeout = pulumi.Int(c.Postgres.WaitTimeoutSeconds)
 	if n.Agent, err = args.Runtime.container(ctx, c.AgentContainer(i), aa, child); err != nil {
 		return nil, fmt.Errorf("creating consul agent of node %d: %w", i, err)
 	}
@@ -131,7 +182,8 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 
 	n.Name = patroni.Name
 	n.Volume = vol.Name
-	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{"name": n.Name, "volume": n.Volume}); err != nil {
+	outputs["name"], outputs["volume"] = n.Name, n.Volume
+	if err := ctx.RegisterResourceOutputs(n, outputs); err != nil {
 		return nil, err
 	}
 	return n, nil

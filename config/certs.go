@@ -62,6 +62,8 @@ func (c Config) Certs() []CertSpec {
 		CertSpec{Name: "haproxy", CommonName: c.HAProxyName(),
 			DNSNames: uniq(c.HAProxyName(), "localhost", public), IPs: ips, Usages: serverAndClient},
 		CertSpec{Name: "consul-acl", CommonName: c.ACLJobName(), DNSNames: []string{c.ACLJobName()}, Usages: clientOnly},
+		// The patroni-config and hand-over jobs: a client of Patroni's REST API.
+		CertSpec{Name: "patroni-jobs", CommonName: c.Cluster.Name + "-patroni-jobs", Usages: clientOnly},
 		// For operators: patronictl, the Consul CLI and UI.
 		CertSpec{Name: "admin", CommonName: c.Cluster.Name + "-admin", Usages: clientOnly},
 	)

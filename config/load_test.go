@@ -88,7 +88,7 @@ func TestLoadBad(t *testing.T) {
 		{"subnet-not-cidr.bad.yaml", []string{"network.subnet"}, []string{`"172.28.0.0/33"`}},
 		{"subnet-ipv6.bad.yaml", []string{"network.subnet"}, []string{`"fd00:28::/64"`, "IPv4"}},
 		{"subnet-host-bits.bad.yaml", []string{"network.subnet"}, []string{`"172.28.0.1/24"`, "allowed: the network address 172.28.0.0/24"}},
-		{"subnet-too-small.bad.yaml", []string{"network.subnet"}, []string{`"172.28.0.0/29"`, "5 usable", "needs 9", "allowed"}},
+		{"subnet-too-small.bad.yaml", []string{"network.subnet"}, []string{`"172.28.0.0/29"`, "5 usable", "needs 11", "allowed"}},
 		{"name-upper.bad.yaml", []string{"cluster.name"}, []string{`"PGHA"`, "allowed"}},
 		{"name-underscore.bad.yaml", []string{"cluster.name"}, []string{`"pg_ha"`, "allowed"}},
 		{"name-too-long.bad.yaml", []string{"cluster.name"}, []string{"abcdefghijabcdefghijabcdefghijabcdefghijk", "1-40"}},

@@ -27,6 +27,14 @@ func (c Config) PMMName() string { return c.Cluster.Name + "-pmm" }
 // ACLJobName is the one-shot container that creates Consul ACL policies and tokens.
 func (c Config) ACLJobName() string { return c.Cluster.Name + "-consul-acl" }
 
+// PatroniJobName is the one-shot container that applies the dynamic
+// configuration through Patroni's REST API.
+func (c Config) PatroniJobName() string { return c.Cluster.Name + "-patroni-config" }
+
+// HandOverJobName is the one-shot container that moves the leadership off
+// node i before its containers are replaced.
+func (c Config) HandOverJobName(i int) string { return c.NodeName(i) + "-hand-over" }
+
 // NetworkName is the bridge network.
 func (c Config) NetworkName() string { return c.Cluster.Name + "-net" }
 
@@ -41,7 +49,8 @@ func (c Config) ConsulServerSAN() string {
 
 // Addresses is how many addresses the bridge network must hand out.
 func (c Config) Addresses() int {
-	n := c.Postgres.Nodes + c.Consul.Servers + 2 // HAProxy, ACL job
+	// HAProxy and the jobs: ACL, patroni-config and one hand-over at a time.
+	n := c.Postgres.Nodes + c.Consul.Servers + 4
 	if c.PMM.On() {
 		n++
 	}

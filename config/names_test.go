@@ -74,19 +74,19 @@ func TestAddresses(t *testing.T) {
 		pmm            bool
 		want           int
 	}{
-		{3, 3, true, 9},  // nodes + servers + HAProxy + ACL job + PMM
-		{3, 3, false, 8}, // no PMM server
-		{2, 1, false, 5},
-		{5, 5, true, 13},
-		{64, 7, true, 74},
+		{3, 3, true, 11},  // nodes + servers + HAProxy + ACL, patroni-config and one hand-over job + PMM
+		{3, 3, false, 10}, // no PMM server
+		{2, 1, false, 7},
+		{5, 5, true, 15},
+		{64, 7, true, 76},
 	}
 	for _, tt := range tests {
 		if got := sized(tt.nodes, tt.servers, tt.pmm).Addresses(); got != tt.want {
 			t.Errorf("Addresses(%d nodes, %d servers, pmm %v) = %d, want %d", tt.nodes, tt.servers, tt.pmm, got, tt.want)
 		}
 	}
-	if got := config.Defaults().Addresses(); got != 9 {
-		t.Errorf("default Addresses = %d, want 9", got)
+	if got := config.Defaults().Addresses(); got != 11 {
+		t.Errorf("default Addresses = %d, want 11", got)
 	}
 }
 
@@ -159,7 +159,7 @@ func TestCerts(t *testing.T) {
 				}
 			}
 			nodes, servers := c.Postgres.Nodes, c.Consul.Servers
-			want := servers + 2*nodes + 3 // + haproxy, consul-acl, admin
+			want := servers + 2*nodes + 4 // + haproxy, consul-acl, patroni-jobs, admin
 			if c.PMM.On() {
 				want++
 			}

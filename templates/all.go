@@ -58,6 +58,14 @@ func All(c config.Config, v Values) ([]File, error) {
 	if err := add(c.ACLJobName()+"/bootstrap.sh", s, err); err != nil {
 		return nil, err
 	}
+	s, err = PatroniJobSettings(c)
+	if err := add(c.PatroniJobName()+"/settings.json", s, err); err != nil {
+		return nil, err
+	}
+	s, err = HandOverSettings(c)
+	if err := add(c.HandOverJobName(1)+"/settings.json", s, err); err != nil {
+		return nil, err
+	}
 	policies, err := PolicyFiles(c)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package templates
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/postgres-ha/postgres-ha/config"
 )
@@ -203,9 +202,6 @@ func ACLBootstrapFile(c config.Config, v Values) (string, error) {
 	}{c.Cluster.Name, c.ServerName(1), c.Postgres.WaitTimeoutSeconds, Policies(c), toks})
 }
 
-// KV is one sorted key/value pair of a rendered mapping.
-type KV struct{ Key, Value string }
-
 // PatroniFile renders patroni.yml of node i.
 func PatroniFile(c config.Config, i int, v Values) (string, error) {
 	name := c.NodeName(i)
@@ -213,24 +209,9 @@ func PatroniFile(c config.Config, i int, v Values) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	keys := make([]string, 0, len(c.Postgres.Parameters))
-	for k := range c.Postgres.Parameters {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	params := make([]KV, len(keys))
-	for j, k := range keys {
-		params[j] = KV{k, c.Postgres.Parameters[k]}
-	}
-	p := c.Postgres
 	return Render(Patroni, map[string]any{
 		"Scope": c.ServiceName(), "Name": name, "Datacenter": c.Consul.Datacenter,
-		"RestPassword": v.RestAPIPassword, "ConsulToken": t.SecretID,
-		"TTL": p.TTL, "LoopWait": p.LoopWait, "RetryTimeout": p.RetryTimeout,
-		"MaximumLagOnFailover": p.MaximumLagOnFailover, "PrimaryStartTimeout": p.PrimaryStartTimeout,
-		"SynchronousMode": p.Synchronous(), "SynchronousNodeCount": p.SynchronousNodeCount,
-		"FailsafeMode": p.Failsafe(), "MaxConnections": p.MaxConnections,
-		"MaxWalSenders": p.Nodes + 5, "Parameters": params,
+		"RestPassword": v.RestAPIPassword, "ConsulToken": t.SecretID, "BootstrapDCS": BootstrapDCS(),
 		"SuperuserPassword": v.SuperuserPassword, "ReplicationPassword": v.ReplicationPassword,
 		"RewindPassword": v.RewindPassword, "Subnet": c.Network.Subnet,
 	})

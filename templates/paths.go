@@ -35,6 +35,8 @@ var paths = map[string]string{
 	"consulKey":       UploadRoot + "/tls/consul.key",
 	"consulData":      "/var/lib/postgres-ha/consul",
 	"aclDir":          UploadRoot + "/acl",
+	// The patroni-config and hand-over jobs.
+	"patroniJobDir": UploadRoot + "/patroni-config",
 	// HAProxy.
 	"haproxyConfig": UploadRoot + "/haproxy/haproxy.cfg",
 	"haproxyCA":     UploadRoot + "/tls/ca.crt",

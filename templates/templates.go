@@ -22,17 +22,19 @@ var files embed.FS
 
 // The files this package renders, by template path.
 const (
-	ConsulServer   = "consul/server.hcl.tmpl"
-	ConsulAgent    = "consul/agent.hcl.tmpl"
-	PolicyPatroni  = "consul/policies/patroni.hcl.tmpl"
-	PolicyPMM      = "consul/policies/pmm.hcl.tmpl"
-	ACLBootstrap   = "acl/bootstrap.sh.tmpl"
-	ACLToken       = "acl/token.json.tmpl"
-	Patroni        = "patroni/patroni.yml.tmpl"
-	PostBootstrap  = "patroni/post-bootstrap.sh.tmpl"
-	HAProxyConfig  = "haproxy/haproxy.cfg.tmpl"
-	PMMAgentConfig = "pmm/pmm-agent.yaml.tmpl"
-	PMMRegister    = "pmm/register.sh.tmpl"
+	ConsulServer  = "consul/server.hcl.tmpl"
+	ConsulAgent   = "consul/agent.hcl.tmpl"
+	PolicyPatroni = "consul/policies/patroni.hcl.tmpl"
+	PolicyPMM     = "consul/policies/pmm.hcl.tmpl"
+	ACLBootstrap  = "acl/bootstrap.sh.tmpl"
+	ACLToken      = "acl/token.json.tmpl"
+	Patroni       = "patroni/patroni.yml.tmpl"
+	PostBootstrap = "patroni/post-bootstrap.sh.tmpl"
+	// PatroniJobProgram is a plain file, not a template.
+	PatroniJobProgram = "patroni/patroni-job.py"
+	HAProxyConfig     = "haproxy/haproxy.cfg.tmpl"
+	PMMAgentConfig    = "pmm/pmm-agent.yaml.tmpl"
+	PMMRegister       = "pmm/register.sh.tmpl"
 )
 
 var parsed = template.Must(template.New("").Funcs(template.FuncMap{

@@ -36,10 +36,10 @@ func expectedCounts(t testing.TB, c config.Config) map[string]int {
 
 	// Leaf certificates: one per Consul server; a Consul-agent and a node
 	// certificate per PostgreSQL node; HAProxy, the ACL job and the admin
-	// client; PMM's server when on.
+	// client; the Patroni jobs' client; PMM's server when on.
 	certs := len(c.Certs())
-	if certs != s+2*n+3+pmm {
-		t.Fatalf("c.Certs() has %d certificates, want servers + 2*nodes + 3 + pmm = %d", certs, s+2*n+3+pmm)
+	if certs != s+2*n+4+pmm {
+		t.Fatalf("c.Certs() has %d certificates, want servers + 2*nodes + 4 + pmm = %d", certs, s+2*n+4+pmm)
 	}
 	// ACL tokens: an agent token per server; an agent and a Patroni token
 	// per node; PMM's when on. Each has an accessor and a secret UUID.
@@ -50,9 +50,10 @@ func expectedCounts(t testing.TB, c config.Config) map[string]int {
 	consulNodes := s + n // a stable node_id UUID each
 
 	want := map[string]int{
-		// Servers, the ACL job (only when running), per node Patroni + Consul
-		// agent + pmm-client, HAProxy, the PMM server.
-		tContainer: s + running + n*(1+1+pmm) + 1 + pmm,
+		// Servers, the ACL and patroni-config jobs and a hand-over job per
+		// node (only when running), per node Patroni + Consul agent +
+		// pmm-client, HAProxy, the PMM server.
+		tContainer: s + running*(2+n) + n*(1+1+pmm) + 1 + pmm,
 		// Consul server data, PGDATA per node, PMM data.
 		tVolume:  s + n + pmm,
 		tNetwork: 1,
@@ -78,6 +79,7 @@ func expectedCounts(t testing.TB, c config.Config) map[string]int {
 		compPkg + "Images":        1,
 		compPkg + "ConsulCluster": 1,
 		compPkg + "ConsulACL":     running,
+		compPkg + "PatroniConfig": running,
 		compPkg + "PostgresNode":  n,
 		compPkg + "HAProxy":       1,
 		compPkg + "PMMServer":     pmm,
@@ -189,8 +191,8 @@ func TestLogOptionsAndRunningSwitch(t *testing.T) {
 		cfg := sized(3, 3)
 		cfg["cluster"] = fmt.Sprintf(`{"running":%v}`, running)
 		r := mustRun(t, cfg)
-		for _, c := range r.ofType(tContainer) {
-			name := str(c.Inputs, "name")
+		for _, ctr := range r.containers() {
+			c, name := ctr.record, ctr.name
 			if got := str(c.Inputs, "logDriver"); got != components.LogDriver {
 				t.Errorf("%s: logDriver %q, want %q", name, got, components.LogDriver)
 			}
@@ -203,7 +205,7 @@ func TestLogOptionsAndRunningSwitch(t *testing.T) {
 			if !maps.Equal(opts, components.LogOptions) {
 				t.Errorf("%s: logOpts %v, want %v", name, opts, components.LogOptions)
 			}
-			if strings.HasSuffix(name, "-consul-acl") {
+			if oneShot(ctr) {
 				continue
 			}
 			if !slices.Equal(c.ReplaceOnChanges, []string{"start"}) {
@@ -246,6 +248,10 @@ func rolesOf(c config.Config) map[string]string {
 	want := map[string]string{c.HAProxyName(): "haproxy"}
 	if c.Cluster.IsRunning() {
 		want[c.ACLJobName()] = "consul-acl"
+		want[c.PatroniJobName()] = "patroni-config"
+		for i := 1; i <= c.Postgres.Nodes; i++ {
+			want[c.HandOverJobName(i)] = "hand-over"
+		}
 	}
 	if c.PMM.On() {
 		want[c.PMMName()] = "pmm-server"
@@ -320,6 +326,9 @@ func checkImages(t *testing.T, r *result) {
 		"consul-agent":  remote(cfg.Images.Consul),
 		"consul-acl":    remote(cfg.Images.Consul),
 		"haproxy":       remote(cfg.Images.HAProxy),
+		// The Patroni jobs run python3 from the Patroni image.
+		"patroni-config": tag,
+		"hand-over":      tag,
 	}
 	if cfg.PMM.On() {
 		want["pmm-server"] = remote(cfg.Images.PMMServer)
@@ -376,8 +385,8 @@ func checkNetworks(t *testing.T, r *result) {
 				t.Errorf("%s: network %q, want %q", c.name, got, netName)
 			}
 			aliases := strs(o.ObjectValue(), "aliases")
-			if c.role == "consul-acl" {
-				// The one-shot job is nobody's peer: no alias, no hostname.
+			if oneShot(c) {
+				// A one-shot job is nobody's peer: no alias, no hostname.
 				if len(aliases) != 0 || host != "" {
 					t.Errorf("%s: aliases %v, hostname %q, want none", c.name, aliases, host)
 				}
@@ -416,6 +425,8 @@ func checkCertificates(t *testing.T, r *result) {
 			return "haproxy"
 		case "pmm-server":
 			return "pmm"
+		case "patroni-config", "hand-over":
+			return "patroni-jobs"
 		}
 		return ""
 	}
@@ -444,6 +455,10 @@ func checkCertificates(t *testing.T, r *result) {
 			files["/srv/nginx/certificate.key"] = want{key(leaf), true}
 		case "pmm-client":
 			files["/etc/postgres-ha/tls/ca.crt"] = want{ca, false}
+		case "patroni-config", "hand-over":
+			files["/etc/postgres-ha/patroni-config/ca.crt"] = want{ca, false}
+			files["/etc/postgres-ha/patroni-config/client.crt"] = want{cert(leaf), false}
+			files["/etc/postgres-ha/patroni-config/client.key"] = want{key(leaf), true}
 		default:
 			t.Errorf("%s: unknown role %q", c.name, c.role)
 		}
@@ -871,12 +886,14 @@ func TestStopped(t *testing.T) {
 		if w, _ := boolean(c.Inputs, "wait"); w {
 			t.Errorf("%s: wait=true on a stopped container", c.name)
 		}
-		if c.role == "consul-acl" {
-			t.Errorf("ACL job %s registered while stopped", c.name)
+		if oneShot(c) {
+			t.Errorf("job %s registered while stopped", c.name)
 		}
 	}
-	if n := len(r.ofType(compPkg + "ConsulACL")); n != 0 {
-		t.Errorf("%d ConsulACL components while stopped", n)
+	for _, comp := range []string{"ConsulACL", "PatroniConfig"} {
+		if n := len(r.ofType(compPkg + comp)); n != 0 {
+			t.Errorf("%d %s components while stopped", n, comp)
+		}
 	}
 	var vols []string
 	for _, v := range r.ofType(tVolume) {
@@ -896,10 +913,10 @@ func TestStopped(t *testing.T) {
 		t.Errorf("volumes %v, want %v", vols, want)
 	}
 
-	// Running, every container but the one-shot job runs and restarts.
+	// Running, every container but the one-shot jobs runs and restarts.
 	up := mustRun(t, sized(3, 3))
 	for _, c := range up.containers() {
-		if c.role == "consul-acl" {
+		if oneShot(c) {
 			continue
 		}
 		start, _ := boolean(c.Inputs, "start")
@@ -908,6 +925,11 @@ func TestStopped(t *testing.T) {
 			t.Errorf("%s: start=%v mustRun=%v restart=%q when running", c.name, start, must, str(c.Inputs, "restart"))
 		}
 	}
+}
+
+// oneShot reports whether c is one of the jobs `up` runs to completion.
+func oneShot(c container) bool {
+	return c.role == "consul-acl" || c.role == "patroni-config" || c.role == "hand-over"
 }
 
 // 10. Registration cost by cluster size.
