@@ -24,6 +24,7 @@ var validatedBy = []struct{ pattern, validator string }{
 	// pmm-agent is not packaged for Debian: YAML only, and its server is
 	// covered by the certificate checks.
 	{"*/pmm-agent.yaml", "YAML parse"},
+	{"*/settings.json", "patroni-job.py's own patch logic (python3); PostgreSQL 15 runs its parameters"},
 }
 
 func validatorOf(name string) string {

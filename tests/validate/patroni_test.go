@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/postgres-ha/postgres-ha/config"
 	"github.com/postgres-ha/postgres-ha/templates"
 )
 
@@ -144,7 +145,7 @@ func TestPatroniRejectsBrokenConfig(t *testing.T) {
 	patroniSetup(t)
 	s := stacks(t)[0]
 	cfg := s.file(t, s.cfg.NodeName(1)+"/patroni.yml")
-	loopWait := fmt.Sprintf("loop_wait: %d\n", s.cfg.Postgres.LoopWait)
+	loopWait := fmt.Sprintf(`"loop_wait":%d`, config.Defaults().Postgres.LoopWait)
 	// Patroni 3.0.2's schema checks the type of bootstrap.dcs timings, not
 	// their range: loop_wait: -1 passes it (config.Validate catches that).
 	cases := []struct {
@@ -152,7 +153,7 @@ func TestPatroniRejectsBrokenConfig(t *testing.T) {
 		broken string
 		want   []string
 	}{
-		{"loop_wait of the wrong type", replaceOnce(t, cfg, loopWait, "loop_wait: five\n"),
+		{"loop_wait of the wrong type", replaceOnce(t, cfg, loopWait, `"loop_wait":"five"`),
 			[]string{"bootstrap.dcs.loop_wait"}},
 		// The field-notes trap: an unquoted off is a YAML boolean.
 		{"watchdog mode unquoted", replaceOnce(t, cfg, `mode: "off"`, "mode: off"), []string{"watchdog.mode"}},

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,8 +138,21 @@ func startPostgres(t *testing.T, s *stack, i int) (*pgServer, patroniYML, rooted
 		t.Fatalf("initdb with the rendered bootstrap.initdb options failed:\n%s", r)
 	}
 
+	// The parameters PATCH /config gives the running cluster (the
+	// patroni-config job's settings), under the node's local ones, as
+	// Patroni writes them.
+	var job struct {
+		Config struct {
+			PostgreSQL struct {
+				Parameters map[string]string `json:"parameters"`
+			} `json:"postgresql"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(s.file(t, s.cfg.PatroniJobName()+"/settings.json")), &job); err != nil {
+		t.Fatal(err)
+	}
 	params := map[string]any{}
-	for k, v := range p.Bootstrap.DCS.PostgreSQL.Parameters {
+	for k, v := range job.Config.PostgreSQL.Parameters {
 		params[k] = v
 	}
 	for k, v := range p.PostgreSQL.Parameters {

@@ -1,0 +1,155 @@
+package program_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/postgres-ha/postgres-ha/cluster"
+	"github.com/postgres-ha/postgres-ha/config"
+)
+
+// The program asks a live cluster which node leads; under mocks none does,
+// whatever runs on this machine.
+func init() { cluster.LeaderOf = func(config.Config) string { return "" } }
+
+// A change of Patroni and PostgreSQL settings changes the patroni-config
+// job, which reruns and applies them through PATCH /config, and nothing
+// else: no node file, no node container, no hand-over trigger.
+func TestSettingsChangeOnlyTheJob(t *testing.T) {
+	base := sized(3, 3)
+	changed := sized(3, 3)
+	changed["postgres"] = `{"nodes":3,"maxConnections":300,"ttl":25,"loopWait":3,"synchronousMode":false,` +
+		`"failsafeMode":false,"primaryStartTimeout":10,"parameters":{"work_mem":"24MB"}}`
+	a, b := mustRun(t, base), mustRun(t, changed)
+	ca, cb := canonical(t, a.recs), canonical(t, b.recs)
+	if len(ca) != len(cb) {
+		t.Fatalf("%d registrations before the change, %d after", len(ca), len(cb))
+	}
+	job := b.cfg.PatroniJobName()
+	for i := range ca {
+		if ca[i] == cb[i] {
+			continue
+		}
+		if !strings.Contains(ca[i], `"name":"`+job+`"`) {
+			t.Errorf("a settings change changed more than the patroni-config job:\nbefore %.300s\nafter  %.300s", ca[i], cb[i])
+		}
+	}
+
+	settings := uploads(b.container(t, job))["/etc/postgres-ha/patroni-config/settings.json"]
+	var got struct {
+		Nodes  []string
+		Config struct {
+			TTL             int  `json:"ttl"`
+			LoopWait        int  `json:"loop_wait"`
+			SynchronousMode bool `json:"synchronous_mode"`
+			FailsafeMode    bool `json:"failsafe_mode"`
+			PrimaryStart    int  `json:"primary_start_timeout"`
+			PostgreSQL      struct {
+				Parameters map[string]string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(settings.content), &got); err != nil {
+		t.Fatalf("settings.json: %v\n%s", err, settings.content)
+	}
+	if settings.secret {
+		t.Errorf("settings.json is a secret; it holds none and is the preview's evidence of the change")
+	}
+	cfg := got.Config
+	if cfg.TTL != 25 || cfg.LoopWait != 3 || cfg.SynchronousMode || cfg.FailsafeMode || cfg.PrimaryStart != 10 {
+		t.Errorf("settings.json config %+v; want ttl 25, loop_wait 3, synchronous and failsafe off, primary_start_timeout 10", cfg)
+	}
+	params := cfg.PostgreSQL.Parameters
+	if params["max_connections"] != "300" || params["work_mem"] != "24MB" || params["shared_preload_libraries"] != "pg_stat_statements" {
+		t.Errorf("settings.json parameters %v; want max_connections 300, work_mem 24MB and the fixed ones", params)
+	}
+	if want := []string{"pgha-pg-1", "pgha-pg-2", "pgha-pg-3"}; !slices.Equal(got.Nodes, want) {
+		t.Errorf("settings.json nodes %v, want %v", got.Nodes, want)
+	}
+}
+
+// A change that replaces the node containers (here the Patroni image)
+// changes every hand-over job's trigger, so each hands the leadership over
+// before its node goes; the same config twice changes none.
+func TestHandOverTrigger(t *testing.T) {
+	base := sized(3, 3)
+	other := sized(3, 3)
+	other["images"] = `{"patroni":"postgres-ha/patroni:other"}`
+	a, again, b := mustRun(t, base), mustRun(t, base), mustRun(t, other)
+	const trigger = "/etc/postgres-ha/patroni-config/trigger"
+	for i := 1; i <= 3; i++ {
+		job := a.cfg.HandOverJobName(i)
+		ta, tagain, tb := uploads(a.container(t, job))[trigger], uploads(again.container(t, job))[trigger], uploads(b.container(t, job))[trigger]
+		if ta.content == "" || !ta.secret || ta.mode != "0600" {
+			t.Errorf("%s: trigger %+v; want a secret root-only digest", job, ta)
+		}
+		if ta.content != tagain.content {
+			t.Errorf("%s: the same config gave two triggers", job)
+		}
+		if ta.content == tb.content {
+			t.Errorf("%s: a new Patroni image left the trigger unchanged; the leader would be replaced without a hand-over", job)
+		}
+	}
+}
+
+// Nodes are declared in a chain, each after the one before is healthy,
+// with the current leader last; each node's Patroni container waits for
+// its hand-over job; Consul servers are chained; the patroni-config job
+// comes after every node container.
+func TestRollingChain(t *testing.T) {
+	defer func(f func(config.Config) string) { cluster.LeaderOf = f }(cluster.LeaderOf)
+	for _, leader := range []int{0, 1, 2} {
+		cluster.LeaderOf = func(c config.Config) string {
+			if leader == 0 {
+				return ""
+			}
+			return c.NodeName(leader)
+		}
+		r := mustRun(t, sized(3, 3))
+		cfg := r.cfg
+		order := map[int][]int{0: {1, 2, 3}, 1: {2, 3, 1}, 2: {1, 3, 2}}[leader]
+
+		for i := 2; i <= cfg.Consul.Servers; i++ {
+			s, prev := r.container(t, cfg.ServerName(i)), r.container(t, cfg.ServerName(i-1))
+			if !slices.Contains(s.Deps, prev.URN) {
+				t.Errorf("server %s does not wait for %s", s.name, prev.name)
+			}
+		}
+		containersOf := func(i int) []string {
+			return []string{r.container(t, cfg.NodeName(i)).URN, r.container(t, cfg.AgentContainer(i)).URN,
+				r.container(t, cfg.PMMClientContainer(i)).URN}
+		}
+		var all []string
+		for k, i := range order {
+			patroni := r.container(t, cfg.NodeName(i))
+			comp := r.byURN[patroni.Parent]
+			for j := 1; j <= cfg.Postgres.Nodes; j++ {
+				for _, u := range containersOf(j) {
+					want := k > 0 && j == order[k-1]
+					if got := slices.Contains(comp.Deps, u); got != want {
+						t.Errorf("leader %d: node %d depends on %s: %v, want %v (order %v)", leader, i, u, got, want, order)
+					}
+				}
+			}
+			handOver := r.container(t, cfg.HandOverJobName(i))
+			if handOver.Parent != patroni.Parent || !slices.Contains(patroni.Deps, handOver.URN) {
+				t.Errorf("%s does not wait for its hand-over job", patroni.name)
+			}
+			if cmd := strs(handOver.Inputs, "command"); !slices.Equal(cmd[1:], []string{"hand-over", cfg.NodeName(i)}) {
+				t.Errorf("%s: command %v", handOver.name, cmd)
+			}
+			all = append(all, containersOf(i)...)
+		}
+		job := r.container(t, cfg.PatroniJobName())
+		for _, u := range all {
+			if !slices.Contains(r.byURN[job.Parent].Deps, u) {
+				t.Errorf("the patroni-config job does not wait for %s", u)
+			}
+		}
+		if cmd := strs(job.Inputs, "command"); !slices.Equal(cmd[1:], []string{"apply-config"}) {
+			t.Errorf("patroni-config: command %v", cmd)
+		}
+	}
+}
