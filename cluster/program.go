@@ -53,8 +53,15 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 	}
 	rt := components.Runtime{Cluster: name, Network: network.Name, Running: c.Cluster.IsRunning()}
 
+	// Each container's files get only the tokens and node ID they embed.
+	serverValues := map[string]pulumi.AnyOutput{}
+	for i := 1; i <= c.Consul.Servers; i++ {
+		s := c.ServerName(i)
+		serverValues[s] = secrets.ValuesFor([]string{"agent-" + s}, []string{s})
+	}
+	passwords := secrets.ValuesFor(nil, nil)
 	consul, err := components.NewConsulCluster(ctx, name, &components.ConsulClusterArgs{
-		Config: c, Runtime: rt, Image: images.Consul, CACert: pki.CACert, Leaves: pki.Leaves, Values: secrets.Values,
+		Config: c, Runtime: rt, Image: images.Consul, CACert: pki.CACert, Leaves: pki.Leaves, Values: serverValues,
 	})
 	if err != nil {
 		return fmt.Errorf("creating consul servers: %w", err)
@@ -94,7 +101,7 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 	var jobs *components.PatroniJobArgs
 	if rt.Running {
 		jobs = &components.PatroniJobArgs{Config: c, Runtime: rt, Image: images.Patroni,
-			CACert: pki.CACert, Leaf: pki.Leaves["patroni-jobs"], Values: secrets.Values}
+			CACert: pki.CACert, Leaf: pki.Leaves["patroni-jobs"], Values: passwords}
 	}
 
 	// Nodes are chained: each waits for the one before it is healthy (its
@@ -104,11 +111,12 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 	var nodes []pulumi.Resource
 	previous := nodeDeps
 	for _, i := range nodeOrder(c, LeaderOf(c)) {
-		node, err := components.NewPostgresNode(ctx, c.NodeName(i), &components.PostgresNodeArgs{
+		n := c.NodeName(i)
+		node, err := components.NewPostgresNode(ctx, n, &components.PostgresNodeArgs{
 			Config: c, Runtime: rt, Index: i,
 			PatroniImage: images.Patroni, ConsulImage: images.Consul, PMMClientImage: images.PMMClient,
-			CACert: pki.CACert, NodeLeaf: pki.Leaves["node-"+c.NodeName(i)], AgentLeaf: pki.Leaves["consul-"+c.NodeName(i)],
-			Values: secrets.Values, HandOver: jobs,
+			CACert: pki.CACert, NodeLeaf: pki.Leaves["node-"+n], AgentLeaf: pki.Leaves["consul-"+n],
+			Values: secrets.ValuesFor([]string{"agent-" + n, "patroni-" + n}, []string{n}), HandOver: jobs,
 		}, pulumi.DependsOn(previous))
 		if err != nil {
 			return fmt.Errorf("creating postgres node %d: %w", i, err)
@@ -135,7 +143,7 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 	}
 
 	haproxy, err := components.NewHAProxy(ctx, name, &components.HAProxyArgs{
-		Config: c, Runtime: rt, Image: images.HAProxy, CACert: pki.CACert, Leaf: pki.Leaves["haproxy"], Values: secrets.Values,
+		Config: c, Runtime: rt, Image: images.HAProxy, CACert: pki.CACert, Leaf: pki.Leaves["haproxy"], Values: passwords,
 	}, pulumi.DependsOn(nodes))
 	if err != nil {
 		return fmt.Errorf("creating haproxy: %w", err)

@@ -18,7 +18,8 @@ type ConsulClusterArgs struct {
 	CACert  pulumi.StringInput
 	// Leaves holds "consul-<server>" for each server.
 	Leaves map[string]Leaf
-	Values pulumi.AnyOutput
+	// Values are each server's values (templates.Values, secret) by name.
+	Values map[string]pulumi.AnyOutput
 }
 
 // ConsulCluster is the Consul servers: Patroni's DCS and the service
@@ -56,7 +57,7 @@ func NewConsulCluster(ctx *pulumi.Context, name string, args *ConsulClusterArgs,
 			return nil, err
 		}
 		i := i
-		hcl := render(args.Values, func(v valuesT) (string, error) { return templates.ConsulServerFile(c, i, v) })
+		hcl := render(args.Values[server], func(v valuesT) (string, error) { return templates.ConsulServerFile(c, i, v) })
 		a := consulContainer(c, args.Runtime, server, args.Image, args.CACert, leaf, hcl, "consul-server")
 		a.Hostname = pulumi.String(server)
 		a.NetworksAdvanced = args.Runtime.networks(server)

@@ -145,7 +145,7 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 		Image:            args.PatroniImage,
 		Entrypoints:      pulumi.StringArray{pulumi.String(entrypoint)},
 		Command:          pulumi.ToStringArray(command),
-		NetworksAdvanced: args.Runtime.networks(node),
+		NetworksAdvanced: args.Runtime.networks(node, c.NodesAlias()),
 		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
 			VolumeName: vol.Name, ContainerPath: pulumi.String("/var/lib/postgresql/data"),
 		}},

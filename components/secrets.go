@@ -1,6 +1,8 @@
 package components
 
 import (
+	"slices"
+
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -23,7 +25,7 @@ type SecretsArgs struct {
 type Secrets struct {
 	pulumi.ResourceState
 
-	// Values is a templates.Values, secret.
+	// Values is a templates.Values with every token and node ID, secret.
 	Values pulumi.AnyOutput
 
 	SuperuserPassword pulumi.StringOutput `pulumi:"superuserPassword"`
@@ -31,6 +33,43 @@ type Secrets struct {
 	PMMAdminPassword  pulumi.StringOutput `pulumi:"pmmAdminPassword"`
 	ManagementToken   pulumi.StringOutput `pulumi:"managementToken"`
 	RestAPIPassword   pulumi.StringOutput `pulumi:"restApiPassword"`
+
+	fixed   []any
+	tokens  map[string][2]pulumi.StringOutput
+	nodeIDs map[string]pulumi.StringOutput
+}
+
+// ValuesFor is a templates.Values (secret) with the passwords and only the
+// named tokens and node IDs: what one container's files need. A consumer
+// that depends on no other node's values is not unknown in the preview of
+// a change that adds a node (the new node's random values are), so adding
+// a node previews no change to the others.
+func (s *Secrets) ValuesFor(tokens, nodes []string) pulumi.AnyOutput {
+	parts := slices.Clone(s.fixed)
+	for _, t := range tokens {
+		parts = append(parts, s.tokens[t][0], s.tokens[t][1])
+	}
+	for _, n := range nodes {
+		parts = append(parts, s.nodeIDs[n])
+	}
+	return pulumi.ToSecret(pulumi.All(parts...).ApplyT(func(xs []any) valuesT {
+		str := func(i int) string { return xs[i].(string) }
+		v := valuesT{
+			ManagementToken: str(0), GossipKey: str(1), SuperuserPassword: str(2), ReplicationPassword: str(3),
+			RewindPassword: str(4), RestAPIPassword: str(5), StatsPassword: str(6), PMMAdminPassword: str(7),
+			PMMDBPassword: str(8), Tokens: map[string]templates.Token{}, NodeIDs: map[string]string{},
+		}
+		i := len(s.fixed)
+		for _, t := range tokens {
+			v.Tokens[t] = templates.Token{AccessorID: str(i), SecretID: str(i + 1)}
+			i += 2
+		}
+		for _, n := range nodes {
+			v.NodeIDs[n] = str(i)
+			i++
+		}
+		return v
+	})).(pulumi.AnyOutput)
 }
 
 // NewSecrets registers the random resources.
@@ -83,10 +122,11 @@ func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pul
 		return nil, err
 	}
 
-	// Collect everything into one Values; keys are positional.
-	parts := []any{s.ManagementToken, pulumi.ToSecret(gossip.Base64), s.SuperuserPassword, replication, rewind,
+	s.fixed = []any{s.ManagementToken, pulumi.ToSecret(gossip.Base64), s.SuperuserPassword, replication, rewind,
 		s.RestAPIPassword, s.StatsPassword, s.PMMAdminPassword, pmmDB}
-	const fixed = 9
+	s.tokens = map[string][2]pulumi.StringOutput{}
+	s.nodeIDs = map[string]pulumi.StringOutput{}
+	var tokens []string
 	for _, t := range args.Tokens {
 		acc, err := uuid(t.Name+"-accessor", false)
 		if err != nil {
@@ -96,34 +136,15 @@ func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pul
 		if err != nil {
 			return nil, err
 		}
-		parts = append(parts, acc, sec)
+		s.tokens[t.Name] = [2]pulumi.StringOutput{acc, sec}
+		tokens = append(tokens, t.Name)
 	}
 	for _, n := range args.Nodes {
-		id, err := uuid(n+"-node-id", false)
-		if err != nil {
+		if s.nodeIDs[n], err = uuid(n+"-node-id", false); err != nil {
 			return nil, err
 		}
-		parts = append(parts, id)
 	}
-	tokens, nodes := args.Tokens, args.Nodes
-	s.Values = pulumi.ToSecret(pulumi.All(parts...).ApplyT(func(xs []any) valuesT {
-		str := func(i int) string { return xs[i].(string) }
-		v := valuesT{
-			ManagementToken: str(0), GossipKey: str(1), SuperuserPassword: str(2), ReplicationPassword: str(3),
-			RewindPassword: str(4), RestAPIPassword: str(5), StatsPassword: str(6), PMMAdminPassword: str(7),
-			PMMDBPassword: str(8), Tokens: map[string]templates.Token{}, NodeIDs: map[string]string{},
-		}
-		i := fixed
-		for _, t := range tokens {
-			v.Tokens[t.Name] = templates.Token{AccessorID: str(i), SecretID: str(i + 1)}
-			i += 2
-		}
-		for _, n := range nodes {
-			v.NodeIDs[n] = str(i)
-			i++
-		}
-		return v
-	})).(pulumi.AnyOutput)
+	s.Values = s.ValuesFor(tokens, args.Nodes)
 
 	if err := ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"superuserPassword": s.SuperuserPassword, "statsPassword": s.StatsPassword,

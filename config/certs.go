@@ -52,11 +52,12 @@ func (c Config) Certs() []CertSpec {
 			CertSpec{Name: "consul-" + n, CommonName: n,
 				DNSNames: uniq(n, fmt.Sprintf("client.%s.%s", c.Consul.Datacenter, c.Consul.Domain), "localhost"),
 				IPs:      []string{"127.0.0.1"}, Usages: serverAndClient},
-			// PostgreSQL, Patroni REST and Patroni's Consul client. Clients of
-			// HAProxy's TCP passthrough verify this certificate against the
-			// name they dialled, so HAProxy's names are here too.
+			// PostgreSQL, Patroni REST and Patroni's Consul client. HAProxy
+			// checks every node under the nodes' alias; clients of its TCP
+			// passthrough verify this certificate against the name they
+			// dialled, so HAProxy's names are here too.
 			CertSpec{Name: "node-" + n, CommonName: n,
-				DNSNames: uniq(n, c.HAProxyName(), "localhost", public), IPs: ips, Usages: serverAndClient})
+				DNSNames: uniq(n, c.NodesAlias(), c.HAProxyName(), "localhost", public), IPs: ips, Usages: serverAndClient})
 	}
 	cs = append(cs,
 		CertSpec{Name: "haproxy", CommonName: c.HAProxyName(),

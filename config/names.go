@@ -9,6 +9,11 @@ import "fmt"
 // Patroni member name and Consul agent node name.
 func (c Config) NodeName(i int) string { return fmt.Sprintf("%s-pg-%d", c.Cluster.Name, i) }
 
+// NodesAlias is the network alias every node container answers to:
+// Docker's DNS resolves it to every running node, and HAProxy fills its
+// server slots from it. Node certificates carry it, for HAProxy's checks.
+func (c Config) NodesAlias() string { return c.Cluster.Name + "-pg" }
+
 // ServerName is the i-th (1-based) Consul server.
 func (c Config) ServerName(i int) string { return fmt.Sprintf("%s-consul-%d", c.Cluster.Name, i) }
 

@@ -15,6 +15,10 @@ var (
 	imageRef  = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
 )
 
+// MaxNodes is the most PostgreSQL nodes a cluster may have; HAProxy lists
+// a server for every one of them.
+const MaxNodes = 64
+
 // maxNameLen keeps the longest derived name ("<name>-pg-NN-consul") a DNS label.
 const maxNameLen = 40
 
@@ -49,7 +53,7 @@ func (c Config) validateCluster(ps *Problems) {
 
 func (c Config) validatePostgres(ps *Problems) {
 	p := c.Postgres
-	between(ps, "postgres.nodes", p.Nodes, 2, 64, "a cluster needs a leader and at least one replica")
+	between(ps, "postgres.nodes", p.Nodes, 2, MaxNodes, "a cluster needs a leader and at least one replica")
 	if p.TTL < 20 {
 		ps.add("postgres.ttl", "%d is below Patroni's minimum 20", p.TTL)
 	}

@@ -222,15 +222,14 @@ func PostBootstrapFile(c config.Config) (string, error) {
 	return Render(PostBootstrap, map[string]any{"Scope": c.ServiceName(), "PMM": c.PMM.On()})
 }
 
-// HAProxyFile renders haproxy.cfg.
+// HAProxyFile renders haproxy.cfg. Its servers come from Docker's DNS: a
+// server-template of config.MaxNodes slots filled with the addresses of
+// the name every node container answers to (NodesAlias), so adding or
+// removing a node changes no HAProxy file and replaces no HAProxy.
 func HAProxyFile(c config.Config, v Values) (string, error) {
-	nodes := make([]string, c.Postgres.Nodes)
-	for i := range nodes {
-		nodes[i] = c.NodeName(i + 1)
-	}
 	return Render(HAProxyConfig, map[string]any{
 		"Cluster": c.Cluster.Name, "MaxConn": c.HAProxy.MaxConn, "CheckInterval": c.HAProxy.CheckInterval,
-		"StatsPassword": v.StatsPassword, "Nodes": nodes,
+		"StatsPassword": v.StatsPassword, "Alias": c.NodesAlias(), "Slots": config.MaxNodes,
 	})
 }
 

@@ -22,7 +22,7 @@ var (
 	hclString   = func(key string) *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*` + key + `\s*=\s*"([^"]*)"`) }
 	hclList     = regexp.MustCompile(`(?m)^\s*retry_join\s*=\s*\[([^\]]*)\]`)
 	quoted      = regexp.MustCompile(`"([^"]*)"`)
-	haproxySrv  = regexp.MustCompile(`(?m)^\s*server\s+(\S+)\s+(\S+)\s+(.*)$`)
+	haproxySrv  = regexp.MustCompile(`(?m)^\s*server-template\s+(\S+)\s+(\S+)\s+(\S+)\s+(.*)$`)
 	consulAddr  = regexp.MustCompile(`CONSUL_HTTP_ADDR="([^"]+)"`)
 	registerPG  = regexp.MustCompile(`--host=(\S+) --port=\d+ --tls`)
 	pmmServer   = regexp.MustCompile(`(?m)^\s*address:\s*"([^"]+)"`)
@@ -84,19 +84,24 @@ func dials(t *testing.T, s *stack) []dial {
 		}
 	}
 	cfg := s.file(t, c.HAProxyName()+"/haproxy.cfg")
+	// Each slot of a server-template may hold any node: every node's
+	// certificate must verify for the names the slots dial.
 	servers := haproxySrv.FindAllStringSubmatch(cfg, -1)
-	if len(servers) != 2*c.Postgres.Nodes {
-		t.Errorf("haproxy.cfg: %d server lines, want %d", len(servers), 2*c.Postgres.Nodes)
+	if len(servers) != 2 {
+		t.Errorf("haproxy.cfg: %d server-template lines, want 2 (primary, replicas)", len(servers))
 	}
 	for _, m := range servers {
-		name, addr, opts := m[1], m[2], m[3]
-		add("haproxy.cfg server "+name+" address", "node-"+name, host(t, addr))
+		name, addr, opts := m[1], m[3], m[4]
 		found := haproxyOpts.FindAllStringSubmatch(opts, -1)
 		if len(found) != 2 {
-			t.Errorf("haproxy.cfg server %s: want check-sni and verifyhost, got %q", name, opts)
+			t.Errorf("haproxy.cfg server-template %s: want check-sni and verifyhost, got %q", name, opts)
 		}
-		for _, o := range found {
-			add("haproxy.cfg server "+name+" "+o[1], "node-"+name, o[2])
+		for i := 1; i <= c.Postgres.Nodes; i++ {
+			n := c.NodeName(i)
+			add("haproxy.cfg server-template "+name+" address", "node-"+n, host(t, addr))
+			for _, o := range found {
+				add("haproxy.cfg server-template "+name+" "+o[1], "node-"+n, o[2])
+			}
 		}
 	}
 	acl := s.file(t, c.ACLJobName()+"/bootstrap.sh")

@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/postgres-ha/postgres-ha/tests/failover"
+)
+
+// The day-2 stack: the lab stack under a cluster name and ports of its own.
+const day2Cluster = "engd2"
+
+var day2Ports = map[string]int{"write": 36000, "read": 36001, "stats": 37100, "metrics": 38414, "consulUi": 38511}
+
+// TestDay2 changes a running cluster through the real engine with a writer
+// on HAProxy's write port, as a user's `pulumi up` would:
+//   - Patroni and PostgreSQL settings (a restart-needing max_connections, a
+//     reloadable work_mem, ttl) reach every node through the patroni-config
+//     job: SHOW gives the new values on every node, only the job is
+//     replaced;
+//   - a new Patroni image replaces the nodes one at a time, the leader last
+//     after a switchover.
+//
+// Each change: the preview lists exactly the replacements, no acknowledged
+// write is lost, the writer sees at most one outage (one switchover), the
+// cluster is back at full strength and the next preview is clean.
+func TestDay2(t *testing.T) {
+	need(t)
+	ctx := t.Context()
+	p := labProject(t, day2Cluster, day2Ports, nil)
+	p.up("first up")
+	c := &failover.Cluster{T: p.target(), F: failover.NewDockerFromClient(shared.docker)}
+	if _, took, err := c.WaitFull(ctx, 3*time.Minute); err != nil {
+		t.Fatalf("the cluster did not come up healthy: %v", err)
+	} else {
+		logf("day2: healthy %.1fs after up", took.Seconds())
+	}
+	p.noChanges("preview after up")
+	job := day2Cluster + "-patroni-config"
+
+	// Settings: only the job is replaced, and it reruns.
+	before, after := p.roll("settings", map[string]int{"replace": 1}, map[string]string{
+		"postgres.maxConnections":      "300",
+		"postgres.parameters.work_mem": "24MB",
+		"postgres.ttl":                 "25",
+	})
+	for name, b := range before {
+		if a, ok := after[name]; ok && a.ID != b.ID && name != job {
+			t.Errorf("settings: %s was replaced; only %s may be", name, job)
+		}
+	}
+	if a, b := after[job], before[job]; a.ID == b.ID {
+		t.Errorf("settings: %s was not rerun", job)
+	}
+	for _, node := range p.target().Nodes {
+		for q, want := range map[string]string{"SHOW max_connections": "300", "SHOW work_mem": "24MB"} {
+			if got := p.psql(ctx, node, q); got != want {
+				t.Errorf("settings: %s on %s = %q, want %q", q, node, got, want)
+			}
+		}
+	}
+	if cfg, err := c.Config(ctx); err != nil || cfg.TTL != 25 {
+		t.Errorf("settings: GET /config ttl %d (%v), want 25", cfg.TTL, err)
+	}
+
+	// A Patroni image: every node's Patroni, agent and hand-over job and
+	// the patroni-config job (it runs the same image) are replaced.
+	nodes := len(p.target().Nodes)
+	before, after = p.roll("patroni image", map[string]int{"replace": 3*nodes + 1, "update": 1},
+		map[string]string{"images.patroni": "postgres-ha/patroni:3.0.2-pg15-day2"})
+	for _, node := range p.target().Nodes {
+		for _, name := range []string{node, node + "-consul"} {
+			if after[name].ID == before[name].ID {
+				t.Errorf("patroni image: %s was not replaced", name)
+			}
+		}
+	}
+}
+
+// roll sets config, checks that the preview shows exactly want (besides
+// unchanged resources), runs `up` with a writer on the write port and
+// checks that no acknowledged write was lost, that the writer saw at most
+// one outage, that the cluster is back at full strength and that the next
+// preview is clean. It returns the containers before and after.
+func (p *project) roll(what string, want map[string]int, sets map[string]string) (before, after map[string]containerState) {
+	t := p.t
+	t.Helper()
+	ctx := t.Context()
+	for _, k := range slices.Sorted(maps.Keys(sets)) {
+		p.set(k, sets[k])
+	}
+	sum, out := p.preview(what)
+	delete(sum, "same")
+	maps.DeleteFunc(sum, func(_ string, n int) bool { return n == 0 })
+	if !maps.Equal(sum, want) {
+		t.Errorf("%s: preview %v, want %v:\n%s", what, sum, want, out)
+	}
+	before = p.states(ctx)
+	tg := p.target()
+	w, err := failover.NewWriter(tg, failover.WriterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatalf("%s: starting the writer: %v", what, err)
+	}
+	start := time.Now()
+	p.up(what)
+	// Writes must be flowing again after the update.
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	werr := w.WaitAck(wctx, time.Now())
+	cancel()
+	w.Stop()
+	if werr != nil {
+		t.Errorf("%s: no write acknowledged after up: %v", what, werr)
+	}
+	acked, failed, _ := w.Counts()
+	ids := w.Acked()
+	vctx, cancel := context.WithTimeout(ctx, time.Minute)
+	present, err := failover.Verify(vctx, tg, tg.WriteEndpoint, ids)
+	cancel()
+	if err != nil {
+		t.Fatalf("%s: counting acknowledged writes: %v", what, err)
+	}
+	windows := w.Windows()
+	var gaps []string
+	for _, win := range windows {
+		gaps = append(gaps, fmt.Sprintf("%.2fs", win.Duration().Seconds()))
+	}
+	logf("%s: %.0fs; writer: %d acked, %d failed attempts, %d lost, outages %v", what, time.Since(start).Seconds(),
+		acked, failed, len(ids)-present, gaps)
+	if present != len(ids) {
+		t.Errorf("%s: %d of %d acknowledged writes lost", what, len(ids)-present, len(ids))
+	}
+	if len(windows) > 1 {
+		t.Errorf("%s: the writer saw %d outages (%v); a rolling change may cost one switchover", what, len(windows), gaps)
+	}
+	p.jobLogs(ctx, what)
+	c := &failover.Cluster{T: p.target(), F: failover.NewDockerFromClient(shared.docker)}
+	if _, took, err := c.WaitFull(ctx, 3*time.Minute); err != nil {
+		t.Errorf("%s: not back at full strength: %v", what, err)
+	} else {
+		logf("%s: full strength %.1fs after up", what, took.Seconds())
+	}
+	p.noChanges("preview after " + what)
+	return before, p.states(ctx)
+}
+
+// containerState is a container's ID and state.
+type containerState struct{ ID, State string }
+
+func (p *project) states(ctx context.Context) map[string]containerState {
+	out := map[string]containerState{}
+	for name, c := range p.containers(ctx) {
+		out[name] = containerState{c.ID, c.State}
+	}
+	return out
+}
+
+// psql runs a query on node through its own socket, as the superuser
+// (the password through the exec's environment), and returns the value.
+func (p *project) psql(ctx context.Context, node, q string) string {
+	p.t.Helper()
+	tg := p.target()
+	d := failover.NewDockerFromClient(shared.docker)
+	res, err := d.ExecAs(ctx, node, "postgres", []string{"PGPASSWORD=" + tg.SuperuserPassword}, nil,
+		"psql", "-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-tAc", q)
+	if err != nil || res.Code != 0 {
+		p.t.Errorf("%s on %s: %v %s", q, node, err, res)
+		return ""
+	}
+	return strings.TrimSpace(res.Stdout)
+}
+
+// jobLogs logs what the Patroni jobs did (their containers stay).
+func (p *project) jobLogs(ctx context.Context, what string) {
+	d := failover.NewDockerFromClient(shared.docker)
+	for name, c := range p.containers(ctx) {
+		if !strings.HasSuffix(name, "-patroni-config") && !strings.HasSuffix(name, "-hand-over") {
+			continue
+		}
+		if logs, err := d.Logs(ctx, name, time.Unix(c.Created, 0).Add(-time.Second)); err == nil {
+			for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
+				logf("%s: %s| %s", what, name, l)
+			}
+		}
+	}
+}
