@@ -153,3 +153,51 @@ func TestRollingChain(t *testing.T) {
 		}
 	}
 }
+
+// Adding a node changes no existing container: none of their inputs
+// depends on a resource made for the new node (whose values a preview does
+// not know yet, so such a container would preview as replaced), and their
+// inputs are the same as before. Only the jobs that must rerun (ACL: the
+// new tokens; patroni-config: the new node list) change.
+func TestAddingANodeChangesNoExistingContainer(t *testing.T) {
+	three, four := mustRun(t, sized(3, 3)), mustRun(t, sized(4, 3))
+	cfg := four.cfg
+	newNode := cfg.NodeName(4)
+	rerun := map[string]bool{cfg.ACLJobName(): true, cfg.PatroniJobName(): true}
+	isNew := func(urn string) bool { return strings.Contains(urn, newNode) }
+	before := map[string]string{}
+	for _, c := range three.containers() {
+		before[c.name] = mustJSONString(t, plainInputs(c))
+	}
+	for _, c := range four.containers() {
+		if rerun[c.name] || strings.HasPrefix(c.name, newNode) {
+			continue
+		}
+		for prop, deps := range c.PropDeps {
+			for _, d := range deps {
+				if isNew(d) {
+					t.Errorf("%s: %s depends on %s, made for the new node", c.name, prop, d)
+				}
+			}
+		}
+		if got := mustJSONString(t, plainInputs(c)); got != before[c.name] {
+			t.Errorf("%s: inputs changed when a node was added", c.name)
+		}
+	}
+	for name := range rerun {
+		if mustJSONString(t, plainInputs(four.container(t, name))) == before[name] {
+			t.Errorf("%s: unchanged when a node was added; it must rerun", name)
+		}
+	}
+}
+
+func plainInputs(c container) any { return plain(inputsValue(c.record)) }
+
+func mustJSONString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
