@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -69,15 +70,15 @@ func NewConsulCluster(ctx *pulumi.Context, name string, args *ConsulClusterArgs,
 				Internal: pulumi.Int(8501), External: pulumi.Int(c.Ports.ConsulUI), Ip: pulumi.String(c.Ports.BindAddress),
 			}}
 		}
-		// A server is healthy once it knows the Raft leader, or while it
+		// A server is healthy once it knows the Raft leader; or while it
 		// has never joined a Raft cluster (no peers: the first deployment,
-		// before bootstrap_expect servers are up). `up` waits for it, and
-		// each server waits for the one before, so a change that replaces
-		// every server rolls them one at a time, each back in the quorum
-		// before the next goes.
-		curl := curlTLS(templates.MustPath("consulCA"), templates.MustPath("consulCert"), templates.MustPath("consulKey"))
-		a.Healthcheck = healthcheck(curl + " https://127.0.0.1:8501/v1/status/leader | grep -q ':' || " +
-			curl + " https://127.0.0.1:8501/v1/status/peers | grep -qx '\\[\\]'")
+		// before bootstrap_expect servers are up); or while too few other
+		// servers answer for a quorum to exist (a start after a stop, where
+		// they come up one after another). `up` waits for it, and each
+		// server waits for the one before, so a change that replaces every
+		// server rolls them one at a time, each back in the quorum before
+		// the next goes.
+		a.Healthcheck = serverHealth(c, server)
 		a.Wait = pulumi.Bool(true)
 		a.WaitTimeout = pulumi.Int(c.Postgres.WaitTimeoutSeconds)
 		ctr, err := args.Runtime.container(ctx, server, a, pulumi.Parent(cc), pulumi.DependsOn(previous))
@@ -92,6 +93,27 @@ func NewConsulCluster(ctx *pulumi.Context, name string, args *ConsulClusterArgs,
 		return nil, err
 	}
 	return cc, nil
+}
+
+// serverHealth is the health check of a Consul server (see NewConsulCluster).
+func serverHealth(c config.Config, server string) *docker.ContainerHealthcheckArgs {
+	curl := curlTLS(templates.MustPath("consulCA"), templates.MustPath("consulCert"), templates.MustPath("consulKey"))
+	var others []string
+	for i := 1; i <= c.Consul.Servers; i++ {
+		if s := c.ServerName(i); s != server {
+			others = append(others, s)
+		}
+	}
+	quorum := c.Consul.Servers/2 + 1
+	cmd := curl + " https://127.0.0.1:8501/v1/status/leader | grep -q ':' || " +
+		curl + " https://127.0.0.1:8501/v1/status/peers | grep -qx '\\[\\]'"
+	if len(others) > 0 {
+		cmd += fmt.Sprintf(" || [ \"$(for s in %s; do %s -o /dev/null https://$s:8501/v1/status/leader && echo up; done | wc -l)\" -lt %d ]",
+			strings.Join(others, " "), strings.Replace(curl, "--max-time 2", "--max-time 1", 1), quorum-1)
+	}
+	hc := healthcheck(cmd)
+	hc.Timeout = pulumi.String(fmt.Sprintf("%ds", 5+len(others)))
+	return hc
 }
 
 // consulContainer is what servers and agents share: image, config upload,

@@ -93,12 +93,15 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 	hcl := render(args.Values, func(v valuesT) (string, error) { return templates.ConsulAgentFile(c, i, v) })
 	aa := consulContainer(c, args.Runtime, c.AgentContainer(i), args.ConsulImage, args.CACert, args.AgentLeaf, hcl, "consul-agent")
 	// Healthy once the agent sees a Consul leader and Patroni runs this
-	// node as the primary or as a replica streaming within 16 MB: `up`
-	// waits for it before it replaces the next node.
+	// node as the primary or as a replica streaming within 16 MB, or while
+	// the cluster has no leader at all (a start after a stop: nodes come
+	// up one after another, and the leader may be elected only once a
+	// later one is back). `up` waits for it before it replaces the next node.
 	agentCurl := curlTLS(templates.MustPath("consulCA"), templates.MustPath("consulCert"), templates.MustPath("consulKey"))
 	agentHealth := agentCurl + " https://127.0.0.1:8501/v1/status/leader | grep -q ':' && { " +
 		agentCurl + " -o /dev/null https://127.0.0.1:8008/primary || " +
-		agentCurl + " -o /dev/null 'https://127.0.0.1:8008/replica?lag=16MB'; }"
+		agentCurl + " -o /dev/null 'https://127.0.0.1:8008/replica?lag=16MB' || { c=$(" +
+		agentCurl + ` https://127.0.0.1:8008/cluster) && ! echo "$c" | grep -Eq '"role": *"(leader|master|primary|standby_leader)"'; }; }`
 	hc := healthcheck(agentHealth)
 	hc.Timeout = pulumi.String("7s")
 	aa.Healthcheck = hc

@@ -184,9 +184,15 @@ func (p *project) target() failover.Target {
 // column of the first row, if any.
 func (p *project) sql(tg failover.Target, q string) string {
 	p.t.Helper()
+	return p.sqlAt(tg, tg.WriteEndpoint, q)
+}
+
+// sqlAt is sql on another of the target's endpoints, on a new connection.
+func (p *project) sqlAt(tg failover.Target, endpoint, q string) string {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.t.Context(), 30*time.Second)
 	defer cancel()
-	cfg, err := tg.PGConfig(tg.WriteEndpoint)
+	cfg, err := tg.PGConfig(endpoint)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -196,7 +202,7 @@ func (p *project) sql(tg failover.Target, q string) string {
 			break
 		}
 		if ctx.Err() != nil {
-			p.t.Fatalf("connecting to %s: %v", tg.WriteEndpoint, err)
+			p.t.Fatalf("connecting to %s: %v", endpoint, err)
 		}
 		time.Sleep(time.Second)
 	}
