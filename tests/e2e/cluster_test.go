@@ -26,29 +26,35 @@ import (
 
 // TestBootstrap: the deployed cluster has exactly one leader and N-1
 // streaming replicas, every Consul server and agent is alive, Patroni has
-// registered its service with role tags, and the ACL job exited 0.
+// registered its service with role tags, and the ACL, patroni-config and
+// hand-over jobs exited 0.
 func TestBootstrap(t *testing.T) {
 	h := deployment(t)
 	ctx := context.Background()
 	t0 := time.Now()
 	defer func() { t.Logf("timing: bootstrap checks %.1fs", time.Since(t0).Seconds()) }()
 
-	t.Run("ACL job exited 0", func(t *testing.T) {
-		name := h.c.ACLJobName()
-		st, err := h.cli.ContainerInspect(ctx, name)
-		if err != nil {
-			t.Fatalf("inspecting %s: %v", name, err)
+	t.Run("jobs exited 0", func(t *testing.T) {
+		jobs := []string{h.c.ACLJobName(), h.c.PatroniJobName()}
+		for i := 1; i <= h.c.Postgres.Nodes; i++ {
+			jobs = append(jobs, h.c.HandOverJobName(i))
 		}
-		if st.State.Running || st.State.ExitCode != 0 {
-			t.Fatalf("%s: running %v, exit code %d; logs:\n%s", name, st.State.Running, st.State.ExitCode,
-				h.r.docker.ContainerLogs(ctx, st.ID, "40"))
-		}
-		e := h.r.container(name)
-		if e == nil {
-			t.Fatalf("realizer has no container resource for the ACL job")
-		}
-		if code, ok := e.outputs["exitCode"]; !ok || code.NumberValue() != 0 {
-			t.Fatalf("ACL job resource exitCode output = %v", code)
+		for _, name := range jobs {
+			st, err := h.cli.ContainerInspect(ctx, name)
+			if err != nil {
+				t.Errorf("inspecting %s: %v", name, err)
+				continue
+			}
+			if st.State.Running || st.State.ExitCode != 0 {
+				t.Errorf("%s: running %v, exit code %d; logs:\n%s", name, st.State.Running, st.State.ExitCode,
+					h.r.docker.ContainerLogs(ctx, st.ID, "40"))
+			}
+			e := h.r.container(name)
+			if e == nil {
+				t.Errorf("realizer has no container resource for %s", name)
+			} else if code, ok := e.outputs["exitCode"]; !ok || code.NumberValue() != 0 {
+				t.Errorf("%s resource exitCode output = %v", name, code)
+			}
 		}
 	})
 
