@@ -301,6 +301,17 @@ func (s *Server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pul
 			return nil, fmt.Errorf("test provider: updating %s: %w", req.GetName(), err)
 		}
 	}
+	if req.GetType() == realize.TokImage {
+		// The native Image's Update builds again, as its Create does
+		// (pulumi-docker provider/provider.go, Update): a new name gets
+		// a new build under that tag.
+		created, err := s.Create(ctx, &pulumirpc.CreateRequest{Urn: req.GetUrn(), Name: req.GetName(),
+			Type: req.GetType(), Properties: req.GetNews()})
+		if err != nil {
+			return nil, err
+		}
+		return &pulumirpc.UpdateResponse{Properties: created.GetProperties()}, nil
+	}
 	props, err := marshal(out)
 	if err != nil {
 		return nil, err
