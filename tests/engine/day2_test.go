@@ -109,11 +109,13 @@ func TestDay2(t *testing.T) {
 	}
 	p.roll("remove a node", map[string]int{"delete": 16, "replace": 2}, 1, map[string]string{"postgres.nodes": "3"})
 
-	// Certificate rotation (a new validity): every leaf is re-issued, so
-	// every server, node and HAProxy is replaced, one at a time. HAProxy's
-	// own replacement is a second short outage (its port is closed while it
-	// restarts); there is one HAProxy.
-	before, after = p.roll("certificate rotation", nil, 2, map[string]string{"tls.validityHours": "8000"})
+	// Certificate rotation (a new validity): the 13 leaves are re-issued and
+	// the 15 containers holding one are replaced (servers, nodes' Patroni
+	// and agents, their hand-over jobs, HAProxy, the ACL and patroni-config
+	// jobs), one server and one node at a time. HAProxy's own replacement
+	// is a second short outage (its ports are closed while it restarts);
+	// there is one HAProxy.
+	before, after = p.roll("certificate rotation", map[string]int{"replace": 28}, 2, map[string]string{"tls.validityHours": "8000"})
 	replaced(t, "certificate rotation", before, after, append(p.target().Nodes, p.target().ConsulServers...))
 }
 
