@@ -167,5 +167,9 @@ func (ps Problems) Error() string {
 	for i, p := range ps {
 		lines[i] = "  " + Namespace + ":" + p.String()
 	}
-	return fmt.Sprintf("invalid stack config (%d problems):\n%s", len(ps), strings.Join(lines, "\n"))
+	noun := "problems"
+	if len(ps) == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf("invalid stack config (%d %s):\n%s", len(ps), noun, strings.Join(lines, "\n"))
 }

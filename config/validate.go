@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -21,13 +20,6 @@ const MaxNodes = 64
 
 // maxNameLen keeps the longest derived name ("<name>-pg-NN-consul") a DNS label.
 const maxNameLen = 40
-
-// managedParameters are PostgreSQL settings the program owns: overriding them
-// would break TLS, authentication or how Patroni reaches the node.
-var managedParameters = []string{
-	"hba_file", "listen_addresses", "password_encryption", "port", "ssl",
-	"ssl_ca_file", "ssl_cert_file", "ssl_key_file", "unix_socket_directories",
-}
 
 // Validate checks a defaulted config and returns every problem, in key order
 // of the config struct. It is pure: nothing is registered.
@@ -56,6 +48,8 @@ func (c Config) validatePostgres(ps *Problems) {
 	between(ps, "postgres.nodes", p.Nodes, 2, MaxNodes, "a cluster needs a leader and at least one replica")
 	if p.TTL < 20 {
 		ps.add("postgres.ttl", "%d is below Patroni's minimum 20", p.TTL)
+	} else if p.TTL > 86400 {
+		ps.add("postgres.ttl", "%d is out of range; allowed: 20 to 86400 (a Consul session lasts at most 24 h)", p.TTL)
 	}
 	if p.LoopWait < 1 {
 		ps.add("postgres.loopWait", "%d is below Patroni's minimum 1", p.LoopWait)
@@ -85,10 +79,12 @@ func (c Config) validatePostgres(ps *Problems) {
 		switch {
 		case !paramName.MatchString(k):
 			ps.add(key, "%q is not a PostgreSQL parameter name; allowed: lower-case letters, digits, '_' and '.'", k)
-		case contains(managedParameters, k):
-			ps.add(key, "is managed by postgres-ha and cannot be overridden; managed: %s", strings.Join(managedParameters, ", "))
 		case k == "max_connections":
 			ps.add(key, "set postgres.maxConnections instead")
+		case ParameterOwner(k) != "":
+			ps.add(key, "is managed by postgres-ha (%s) and cannot be set here", ParameterOwner(k))
+		case !singleLine(p.Parameters[k]):
+			ps.add(key, "%q contains a newline or another control character; allowed: a single-line value", p.Parameters[k])
 		}
 	}
 }
@@ -113,7 +109,9 @@ func (c Config) validateConsul(ps *Problems) {
 }
 
 func (c Config) validateHAProxy(ps *Problems) {
-	duration(ps, "haproxy.checkInterval", c.HAProxy.CheckInterval, 100*time.Millisecond, time.Minute)
+	if d := duration(ps, "haproxy.checkInterval", c.HAProxy.CheckInterval, 100*time.Millisecond, time.Minute); d%time.Millisecond != 0 {
+		ps.add("haproxy.checkInterval", "%s is not a whole number of milliseconds; allowed: e.g. 500ms, 1.5s", c.HAProxy.CheckInterval)
+	}
 	between(ps, "haproxy.maxConn", c.HAProxy.MaxConn, 1, 100000, "")
 }
 

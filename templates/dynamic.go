@@ -2,7 +2,9 @@ package templates
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/postgres-ha/postgres-ha/config"
 )
@@ -35,7 +37,8 @@ type Dynamic struct {
 }
 
 // FixedParameters are the PostgreSQL parameters every cluster gets; stack
-// parameters cannot override them (config.Validate). Slots and senders leave
+// parameters cannot override them (config.ParameterOwner), but for
+// shared_preload_libraries, which a stack extends. Slots and senders leave
 // room for a node being added or re-cloned, and stay 10 up to 5 nodes so
 // that scaling a small cluster needs no restart.
 func FixedParameters(nodes int) map[string]string {
@@ -65,6 +68,11 @@ func DynamicConfig(c config.Config) Dynamic {
 	params := FixedParameters(p.Nodes)
 	params["max_connections"] = strconv.Itoa(p.MaxConnections)
 	for k, v := range p.Parameters {
+		if k == "shared_preload_libraries" {
+			// A stack's libraries extend the program's (PMM's query
+			// analytics needs pg_stat_statements).
+			v = extendList(params[k], v)
+		}
 		params[k] = v
 	}
 	d.PostgreSQL.Parameters = params
@@ -113,6 +121,17 @@ func jobSettings(j PatroniJob) (string, error) {
 func PatroniJobScript() (string, error) {
 	b, err := files.ReadFile(PatroniJobProgram)
 	return string(b), err
+}
+
+// extendList appends the comma-separated items of more to list, once each.
+func extendList(list, more string) string {
+	items := strings.Split(list, ",")
+	for _, m := range strings.Split(more, ",") {
+		if m = strings.TrimSpace(m); m != "" && !slices.Contains(items, m) {
+			items = append(items, m)
+		}
+	}
+	return strings.Join(items, ",")
 }
 
 func nodeNames(c config.Config) []string {

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/postgres-ha/postgres-ha/config"
 )
@@ -228,9 +229,19 @@ func PostBootstrapFile(c config.Config) (string, error) {
 // removing a node changes no HAProxy file and replaces no HAProxy.
 func HAProxyFile(c config.Config, v Values) (string, error) {
 	return Render(HAProxyConfig, map[string]any{
-		"Cluster": c.Cluster.Name, "MaxConn": c.HAProxy.MaxConn, "CheckInterval": c.HAProxy.CheckInterval,
+		"Cluster": c.Cluster.Name, "MaxConn": c.HAProxy.MaxConn, "CheckInterval": haproxyTime(c.HAProxy.CheckInterval),
 		"StatsPassword": v.StatsPassword, "Alias": c.NodesAlias(), "Slots": config.MaxNodes,
 	})
+}
+
+// haproxyTime writes a validated Go duration in HAProxy's time format,
+// which has no fractions: whole milliseconds.
+func haproxyTime(d string) string {
+	v, err := time.ParseDuration(d)
+	if err != nil {
+		return d
+	}
+	return fmt.Sprintf("%dms", v.Milliseconds())
 }
 
 // PMMAgentFile renders node i's pmm-agent.yaml.

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func Stacks() map[string]config.Config {
 	custom.Consul.Servers = 5
 	custom.Consul.Datacenter = "eu1"
 	custom.PMM.Enabled = &f
-	custom.HAProxy.CheckInterval = "1s"
+	custom.HAProxy.CheckInterval = "1.5s"
 	custom.Network.Subnet = "10.77.0.0/24"
 	return map[string]config.Config{"dev": dev, "custom": custom}
 }
@@ -120,5 +121,50 @@ func TestMissingTokenIsAnError(t *testing.T) {
 	delete(v.Tokens, "patroni-"+c.NodeName(2))
 	if _, err := PatroniFile(c, 2, v); err == nil || !strings.Contains(err.Error(), "patroni-pgha-pg-2") {
 		t.Fatalf("want an error naming the missing token, got %v", err)
+	}
+}
+
+// Every PostgreSQL parameter the program sets, dynamic or in patroni.yml,
+// is one config.Validate refuses from a stack (shared_preload_libraries is
+// extended, max_connections is postgres.maxConnections), so the list of
+// owned parameters and the templates cannot drift apart.
+func TestProgramParametersAreOwned(t *testing.T) {
+	c := config.Defaults()
+	local := regexp.MustCompile(`(?s)\npostgresql:\n.*?\n  parameters:\n(.*?)\n  #`)
+	yml, err := PatroniFile(c, 1, Placeholders(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := local.FindStringSubmatch(yml)
+	if m == nil {
+		t.Fatal("no postgresql.parameters in patroni.yml")
+	}
+	names := []string{}
+	for _, line := range strings.Split(m[1], "\n") {
+		if k, _, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			names = append(names, k)
+		}
+	}
+	for k := range DynamicConfig(c).PostgreSQL.Parameters {
+		names = append(names, k)
+	}
+	if len(names) < 12 {
+		t.Fatalf("found only %v", names)
+	}
+	for _, k := range names {
+		if k == "shared_preload_libraries" || k == "max_connections" {
+			continue
+		}
+		if config.ParameterOwner(k) == "" {
+			t.Errorf("the program sets %s, which a stack may also set: add it to config's owned parameters", k)
+		}
+	}
+}
+
+func TestSharedPreloadLibrariesExtend(t *testing.T) {
+	c := config.Defaults()
+	c.Postgres.Parameters = map[string]string{"shared_preload_libraries": "auto_explain, pg_stat_statements"}
+	if got := DynamicConfig(c).PostgreSQL.Parameters["shared_preload_libraries"]; got != "pg_stat_statements,auto_explain" {
+		t.Errorf("shared_preload_libraries = %q, want pg_stat_statements,auto_explain", got)
 	}
 }

@@ -70,7 +70,7 @@ func stackConfigs() []struct {
 		Metrics: 6435, ConsulUI: 6436, PMM: 6437}
 	orders.Postgres.Parameters = map[string]string{"work_mem": "16MB", "log_min_duration_statement": "250"}
 	orders.Postgres.SynchronousNodeCount = 2
-	orders.HAProxy.CheckInterval = "1s"
+	orders.HAProxy.CheckInterval = "1.5s" // HAProxy gets 1500ms
 	orders.Consul.Gossip = config.Gossip{ProbeInterval: "1s", ProbeTimeout: "500ms", SuspicionMult: 4}
 	orders.TLS.Algorithm = "RSA"
 	orders.TLS.RsaBits = 2048
