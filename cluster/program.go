@@ -5,8 +5,10 @@ package cluster
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -156,14 +158,15 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 // exportOutputs publishes endpoints in plain text and every credential, and
 // the URIs that embed one, as secrets.
 func exportOutputs(ctx *pulumi.Context, c config.Config, pki *components.PKI, s *components.Secrets, h *components.HAProxy, k *components.ConsulCluster, nodes []string) {
-	host := c.Network.PublicHost
-	ctx.Export("writeEndpoint", pulumi.String(fmt.Sprintf("%s:%d", host, c.Ports.Write)))
-	ctx.Export("readEndpoint", pulumi.String(fmt.Sprintf("%s:%d", host, c.Ports.Read)))
-	ctx.Export("consulUiUrl", pulumi.String(fmt.Sprintf("https://%s:%d/ui/", host, c.Ports.ConsulUI)))
-	ctx.Export("haproxyStatsUrl", pulumi.String(fmt.Sprintf("https://%s:%d/", host, c.Ports.Stats)))
-	ctx.Export("haproxyMetricsUrl", pulumi.String(fmt.Sprintf("https://%s:%d/metrics", host, c.Ports.Metrics)))
+	// hostPort brackets an IPv6 address ("[::1]:5000").
+	hostPort := func(port int) string { return net.JoinHostPort(c.Network.PublicHost, strconv.Itoa(port)) }
+	ctx.Export("writeEndpoint", pulumi.String(hostPort(c.Ports.Write)))
+	ctx.Export("readEndpoint", pulumi.String(hostPort(c.Ports.Read)))
+	ctx.Export("consulUiUrl", pulumi.String("https://"+hostPort(c.Ports.ConsulUI)+"/ui/"))
+	ctx.Export("haproxyStatsUrl", pulumi.String("https://"+hostPort(c.Ports.Stats)+"/"))
+	ctx.Export("haproxyMetricsUrl", pulumi.String("https://"+hostPort(c.Ports.Metrics)+"/metrics"))
 	if c.PMM.On() {
-		ctx.Export("pmmUrl", pulumi.String(fmt.Sprintf("https://%s:%d/", host, c.Ports.PMM)))
+		ctx.Export("pmmUrl", pulumi.String("https://"+hostPort(c.Ports.PMM)+"/"))
 		ctx.Export("pmmAdminPassword", s.PMMAdminPassword)
 	}
 	ctx.Export("caCert", pki.CACert)
@@ -182,7 +185,7 @@ func exportOutputs(ctx *pulumi.Context, c config.Config, pki *components.PKI, s 
 	uri := func(port int) pulumi.StringOutput {
 		return pulumi.ToSecret(s.SuperuserPassword.ApplyT(func(pw string) string {
 			u := url.URL{Scheme: "postgresql", User: url.UserPassword("postgres", pw),
-				Host: fmt.Sprintf("%s:%d", host, port), Path: "/postgres",
+				Host: hostPort(port), Path: "/postgres",
 				RawQuery: "sslmode=verify-full&sslrootcert=ca.crt"}
 			return u.String()
 		})).(pulumi.StringOutput)

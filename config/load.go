@@ -56,16 +56,30 @@ func Load(src Source) (Config, error) {
 	}
 	for _, k := range src.Keys() {
 		ns, key, found := strings.Cut(k, ":")
-		if !found || ns != Namespace || known[key] {
-			continue
+		switch {
+		case !found || known[key] && ns == Namespace:
+		case ns != Namespace:
+			if nearMiss(ns) {
+				errs.add(key, "is set as %s, in the namespace %q, which postgres-ha does not read; allowed: %s:%s", k, ns, Namespace, key)
+			}
+		case strings.Contains(key, ".") && known[strings.SplitN(key, ".", 2)[0]]:
+			errs.add(key, "unknown key: a dotted key set without --path; allowed: pulumi config set --path '%s:%s' VALUE", Namespace, key)
+		default:
+			errs.add(key, "unknown key; allowed: %s", strings.Join(sortedKeys(known), ", "))
 		}
-		errs.add(key, "unknown key; allowed: %s", strings.Join(sortedKeys(known), ", "))
 	}
 	errs = append(errs, c.Validate()...)
 	if len(errs) > 0 {
 		return c, errs
 	}
 	return c, nil
+}
+
+// nearMiss reports whether a config namespace looks like a misspelling of
+// this project's (pgha:, postgres_ha:, PostgresHA:).
+func nearMiss(ns string) bool {
+	n := strings.NewReplacer("-", "", "_", "", ".", "").Replace(strings.ToLower(ns))
+	return n == "postgresha" || n == "pgha"
 }
 
 // decodeObject decodes one JSON object into a struct field by field, so that

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -46,6 +47,7 @@ func (c Config) validateCluster(ps *Problems) {
 func (c Config) validatePostgres(ps *Problems) {
 	p := c.Postgres
 	between(ps, "postgres.nodes", p.Nodes, 2, MaxNodes, "a cluster needs a leader and at least one replica")
+	nodesOK := p.Nodes >= 2 && p.Nodes <= MaxNodes
 	if p.TTL < 20 {
 		ps.add("postgres.ttl", "%d is below Patroni's minimum 20", p.TTL)
 	} else if p.TTL > 86400 {
@@ -63,8 +65,8 @@ func (c Config) validatePostgres(ps *Problems) {
 	}
 	if p.SynchronousNodeCount < 1 {
 		ps.add("postgres.synchronousNodeCount", "%d is below 1", p.SynchronousNodeCount)
-	} else if p.Synchronous() && p.Nodes < p.SynchronousNodeCount+1 {
-		ps.add("postgres.synchronousMode", "true with synchronousNodeCount %d needs at least %d nodes, postgres.nodes is %d; allowed: more nodes, a lower count, or synchronousMode false",
+	} else if nodesOK && p.Synchronous() && p.Nodes < p.SynchronousNodeCount+1 {
+		ps.add("postgres.synchronousNodeCount", "%d with synchronousMode true needs at least %d nodes, postgres.nodes is %d; allowed: more nodes, a lower count, or synchronousMode false",
 			p.SynchronousNodeCount, p.SynchronousNodeCount+1, p.Nodes)
 	}
 	between(ps, "postgres.primaryStartTimeout", p.PrimaryStartTimeout, 0, 3600,
@@ -141,8 +143,8 @@ func (c Config) validateTLS(ps *Problems) {
 }
 
 func (c Config) validateNetwork(ps *Problems) {
-	if h := c.Network.PublicHost; net.ParseIP(h) == nil && !hostname.MatchString(h) {
-		ps.add("network.publicHost", "%q is neither a host name nor an IP address", h)
+	if h := c.Network.PublicHost; net.ParseIP(h) == nil && !validHostname(h) {
+		ps.add("network.publicHost", "%q is neither a host name nor an IP address; allowed: labels of 1-63 of a-z, 0-9 and '-', 253 characters in all", h)
 	}
 	s := c.Network.Subnet
 	ip, ipnet, err := net.ParseCIDR(s)
@@ -153,11 +155,42 @@ func (c Config) validateNetwork(ps *Problems) {
 	if !ip.Equal(ipnet.IP) {
 		ps.add("network.subnet", "%q has host bits set; allowed: the network address %s", s, ipnet.String())
 	}
+	for _, r := range reservedNets {
+		_, rn, _ := net.ParseCIDR(r.cidr)
+		if rn.Contains(ipnet.IP) || ipnet.Contains(rn.IP) {
+			ps.add("network.subnet", "%q overlaps %s (%s); allowed: a private range of its own such as 172.28.0.0/24", s, r.cidr, r.what)
+			return
+		}
+	}
 	ones, bits := ipnet.Mask.Size()
 	usable := 1<<(bits-ones) - 3 // network, broadcast, gateway
-	if need := c.Addresses(); usable < need {
+	countsOK := c.Postgres.Nodes >= 2 && c.Postgres.Nodes <= MaxNodes && c.Consul.Servers >= 1 && c.Consul.Servers <= 7
+	if need := c.Addresses(); countsOK && usable < need {
 		ps.add("network.subnet", "%q has %d usable addresses but the cluster needs %d; allowed: a larger subnet (smaller prefix)", s, max(usable, 0), need)
 	}
+}
+
+// reservedNets are ranges a cluster network must not overlap.
+var reservedNets = []struct{ cidr, what string }{
+	{"0.0.0.0/8", "\"this network\""},
+	{"127.0.0.0/8", "loopback"},
+	{"169.254.0.0/16", "link-local"},
+	{"172.17.0.0/16", "Docker's default bridge"},
+	{"224.0.0.0/4", "multicast"},
+	{"240.0.0.0/4", "reserved"},
+}
+
+// validHostname is a DNS name: labels of 1-63 characters, 253 in all.
+func validHostname(h string) bool {
+	if len(h) > 253 || !hostname.MatchString(h) {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if len(l) > 63 {
+			return false
+		}
+	}
+	return true
 }
 
 func (c Config) validatePorts(ps *Problems) {

@@ -201,3 +201,22 @@ func mustJSONString(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// An IPv6 public host is bracketed wherever a port follows it.
+func TestIPv6PublicHostIsBracketed(t *testing.T) {
+	cfg := sized(3, 3)
+	cfg["network"] = `{"publicHost":"::1"}`
+	r := mustRun(t, cfg)
+	for key, want := range map[string]string{
+		"writeEndpoint": "[::1]:5000", "readEndpoint": "[::1]:5001",
+		"consulUiUrl": "https://[::1]:8500/ui/", "haproxyStatsUrl": "https://[::1]:7000/",
+		"pmmUrl": "https://[::1]:8443/",
+	} {
+		if got := r.exports[key].Value; got != want {
+			t.Errorf("%s = %v, want %s", key, got, want)
+		}
+	}
+	if uri, _ := r.exports["writeUri"].Value.(string); !strings.Contains(uri, "@[::1]:5000/postgres") {
+		t.Errorf("writeUri %q does not bracket the host", uri)
+	}
+}
