@@ -83,6 +83,10 @@ func TestLoadBad(t *testing.T) {
 		{"sync-too-few-nodes.bad.yaml", []string{"postgres.synchronousNodeCount"}, []string{"2 with synchronousMode true", "at least 3 nodes", "allowed"}},
 		{"namespace-near-miss.bad.yaml", []string{"postgres", "consul"}, []string{"postgres-ha does not read", "allowed: postgres-ha:"}},
 		{"dotted-without-path.bad.yaml", []string{"postgres.nodes"}, []string{"without --path", "pulumi config set --path 'postgres-ha:postgres.nodes'"}},
+		{"image-two-tags.bad.yaml", []string{"images.baseImage"}, []string{`"debian:bookworm:slim"`, "allowed"}},
+		{"image-patroni-digest.bad.yaml", []string{"images.patroni"}, []string{"has a digest", "allowed: name:tag"}},
+		{"image-patroni-long-tag.bad.yaml", []string{"images.patroni"}, []string{"120-character tag", "at most 115"}},
+		{"build-network.bad.yaml", []string{"images.buildNetwork"}, []string{`"my net"`, "allowed"}},
 		{"nodes-huge.bad.yaml", []string{"postgres.nodes"}, []string{"1000", "allowed: 2 to 64"}},
 		{"subnet-docker-bridge.bad.yaml", []string{"network.subnet"}, []string{`"172.17.5.0/24"`, "Docker's default bridge", "allowed"}},
 		{"subnet-everything.bad.yaml", []string{"network.subnet"}, []string{`"0.0.0.0/0"`, "overlaps", "allowed"}},
@@ -235,6 +239,11 @@ func TestLoadGood(t *testing.T) {
 		{"five-nodes-sync-off.good.yaml", func(t *testing.T, c config.Config) {
 			if c.Postgres.Nodes != 5 || c.Postgres.Synchronous() {
 				t.Errorf("nodes %d synchronous %v, want 5 false", c.Postgres.Nodes, c.Postgres.Synchronous())
+			}
+		}},
+		{"image-registry-port.good.yaml", func(t *testing.T, c config.Config) {
+			if c.Images.Patroni != "registry.local:5000/team/patroni:3.0.2-pg15" || c.Images.BuildNetwork != "host" {
+				t.Errorf("images %+v", c.Images)
 			}
 		}},
 		{"pmm-off.good.yaml", func(t *testing.T, c config.Config) {

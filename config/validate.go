@@ -12,7 +12,10 @@ var (
 	dnsLabel  = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
 	hostname  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 	paramName = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)
-	imageRef  = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
+	// imageRef is Docker's reference grammar: [registry[:port]/]path[:tag][@digest].
+	imageRef = regexp.MustCompile(`^([a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*` +
+		`(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@sha256:[0-9a-f]{64})?$`)
+	networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 )
 
 // MaxNodes is the most PostgreSQL nodes a cluster may have; HAProxy lists
@@ -228,6 +231,22 @@ func (c Config) validateImages(ps *Problems) {
 		if ref := images[key]; !imageRef.MatchString(ref) {
 			ps.add(key, "%q is not an image reference; allowed: a non-empty name such as repo/name:tag, lower-case repository, no spaces", ref)
 		}
+	}
+	// The program tags its Patroni build <images.patroni>-<12 hex digits>.
+	if ref := c.Images.Patroni; imageRef.MatchString(ref) {
+		m := imageRef.FindStringSubmatch(ref)
+		tag := m[imageRef.SubexpIndex("tag")]
+		switch {
+		case strings.Contains(ref, "@"):
+			ps.add("images.patroni", "%q has a digest; allowed: name:tag (the program builds this image and tags it itself)", ref)
+		case tag == "":
+			ps.add("images.patroni", "%q has no tag; allowed: name:tag (the program appends -<content hash> to the tag)", ref)
+		case len(tag) > 115:
+			ps.add("images.patroni", "%q has a %d-character tag; allowed: at most 115 (the program appends a 13-character -<content hash>)", ref, len(tag))
+		}
+	}
+	if n := c.Images.BuildNetwork; n != "" && !networkName.MatchString(n) {
+		ps.add("images.buildNetwork", "%q is not a Docker network name; allowed: empty (Docker's default), host, none or a network's name", n)
 	}
 }
 
