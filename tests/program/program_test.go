@@ -940,7 +940,7 @@ func oneShot(c container) bool {
 // 10. Registration cost by cluster size.
 func BenchmarkProgram(b *testing.B) {
 	root := projectDir(b)
-	for _, n := range []int{3, 9, 27} {
+	for _, n := range []int{3, 9, 27, 63} {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
 			cfg := stackCfg{
 				"postgres": fmt.Sprintf(`{"nodes":%d}`, n),
@@ -950,15 +950,24 @@ func BenchmarkProgram(b *testing.B) {
 			full := cfg.full()
 			b.Setenv("PULUMI_CONFIG", mustJSON(b, full))
 			b.ReportAllocs()
-			resources := 0
+			resources, edges := 0, 0
 			for b.Loop() {
 				m := &mocks{}
 				if err := runOnce(root, full, m, nil); err != nil {
 					b.Fatal(err)
 				}
-				resources = len(m.records())
+				recs := m.records()
+				resources, edges = len(recs), 0
+				// Dependency edges: every property's dependencies (what a
+				// resource waits on and is unknown with in a preview).
+				for _, rec := range recs {
+					for _, deps := range rec.PropDeps {
+						edges += len(deps)
+					}
+				}
 			}
 			b.ReportMetric(float64(resources), "resources/op")
+			b.ReportMetric(float64(edges), "edges/op")
 		})
 	}
 }

@@ -220,3 +220,28 @@ func TestIPv6PublicHostIsBracketed(t *testing.T) {
 		t.Errorf("writeUri %q does not bracket the host", uri)
 	}
 }
+
+// Each container depends only on the secrets and certificates it renders,
+// so dependency edges grow linearly with the node count: each added node
+// adds the same number (before: every container depended on every token,
+// 620 edges at 3 nodes, 13,988 at 27, 66,440 at 63).
+func TestDependencyEdgesGrowLinearly(t *testing.T) {
+	edges := func(n int) int {
+		cfg := sized(n, 3)
+		cfg["network"] = `{"subnet":"172.28.0.0/22"}`
+		total := 0
+		for _, rec := range mustRun(t, cfg).recs {
+			for _, deps := range rec.PropDeps {
+				total += len(deps)
+			}
+		}
+		return total
+	}
+	e3, e9, e27 := edges(3), edges(9), edges(27)
+	perNode := (e9 - e3) / 6
+	if (e9-e3)%6 != 0 || e27-e9 != 18*perNode {
+		t.Errorf("edges 3/9/27 nodes = %d/%d/%d: not linear (%d per node from 3 to 9, %.1f from 9 to 27)",
+			e3, e9, e27, perNode, float64(e27-e9)/18)
+	}
+	t.Logf("edges: 3 nodes %d, 9 nodes %d, 27 nodes %d (%d per node)", e3, e9, e27, perNode)
+}
