@@ -58,7 +58,8 @@ func NewImages(ctx *pulumi.Context, name string, args *ImagesArgs, opts ...pulum
 		Context:    pulumi.String(filepath.Join(args.RootDir, PatroniContext)),
 		Dockerfile: pulumi.String(filepath.Join(args.RootDir, PatroniContext, "Dockerfile")),
 		Args:       pulumi.StringMap{"BASE_IMAGE": pulumi.String(args.Images.BaseImage)},
-		Platform:   pulumi.String("linux/amd64"),
+		// No platform: the provider builds for the host's (its Check
+		// fills linux/<arch>), so an arm64 host builds an arm64 image.
 	}
 	if args.Images.BuildNetwork != "" {
 		build.Network = pulumi.String(args.Images.BuildNetwork)
