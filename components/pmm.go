@@ -28,7 +28,10 @@ type PMMServer struct {
 	Name      pulumi.StringOutput `pulumi:"name"`
 }
 
-// pmmSecretFile is where the admin password is uploaded.
+// pmmSecretFile is where the admin password is uploaded. It is the one
+// secret file that is not owner-only: PMM 2 runs Grafana, which reads it,
+// as the grafana user, and an upload is owned by root (PMM 3, issue 13,
+// changes how the server gets its credentials).
 const pmmSecretFile = "/srv/postgres-ha/admin-password"
 
 // NewPMMServer creates the PMM server with its data volume.

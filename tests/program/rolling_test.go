@@ -245,3 +245,27 @@ func TestDependencyEdgesGrowLinearly(t *testing.T) {
 	}
 	t.Logf("edges: 3 nodes %d, 9 nodes %d, 27 nodes %d (%d per node)", e3, e9, e27, perNode)
 }
+
+// Every uploaded file that holds a secret is root-only (0600), but for the
+// PMM server's admin password, which PMM 2's Grafana reads as another user.
+func TestSecretUploadsAreOwnerOnly(t *testing.T) {
+	r := mustRun(t, sized(3, 3))
+	n := 0
+	for _, c := range r.containers() {
+		for path, u := range uploads(c) {
+			if !u.secret {
+				continue
+			}
+			n++
+			if c.role == "pmm-server" && path == "/srv/postgres-ha/admin-password" {
+				continue
+			}
+			if u.mode != "0600" {
+				t.Errorf("%s: secret %s has mode %q, want 0600", c.name, path, u.mode)
+			}
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d secret uploads found; the walk broke", n)
+	}
+}
