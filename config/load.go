@@ -109,10 +109,35 @@ func decodeObject(path string, raw []byte, dst reflect.Value, errs *Problems) {
 			decodeObject(sub, fields[key], f, errs)
 			continue
 		}
+		if f.Type() == reflect.TypeFor[map[string]string]() {
+			decodeStrings(sub, fields[key], f, errs)
+			continue
+		}
 		if err := json.Unmarshal(fields[key], f.Addr().Interface()); err != nil {
 			errs.add(sub, "%s is not a valid %s", clip(fields[key]), kindName(f.Type()))
 		}
 	}
+}
+
+// decodeStrings decodes a mapping of strings entry by entry, so that each
+// value that is not a string (a bare YAML number or boolean) is reported
+// under its own key with the quoted form to write instead.
+func decodeStrings(path string, raw []byte, dst reflect.Value, errs *Problems) {
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		errs.add(path, "%s is not a valid %s", clip(raw), kindName(dst.Type()))
+		return
+	}
+	m := map[string]string{}
+	for _, k := range sortedKeys(entries) {
+		var v string
+		if err := json.Unmarshal(entries[k], &v); err != nil {
+			errs.add(path+"."+k, "%s is not a string; allowed: a quoted value such as \"%s\"", clip(entries[k]), strings.Trim(string(entries[k]), `"`))
+			continue
+		}
+		m[k] = v
+	}
+	dst.Set(reflect.ValueOf(m))
 }
 
 func jsonName(f reflect.StructField) string {

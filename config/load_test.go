@@ -120,7 +120,7 @@ func TestLoadBad(t *testing.T) {
 		{"unknown-gossip.bad.yaml", []string{"consul.gossip.probeIntervall"}, []string{"unknown key", "allowed: probeInterval, probeTimeout, suspicionMult"}},
 		{"mistyped-nodes.bad.yaml", []string{"postgres.nodes"}, []string{`"three"`, "integer"}},
 		{"mistyped-bool.bad.yaml", []string{"pmm.enabled"}, []string{`"yes"`, "boolean"}},
-		{"mistyped-parameter-value.bad.yaml", []string{"postgres.parameters"}, []string{"work_mem", "mapping of strings to strings"}},
+		{"mistyped-parameter-value.bad.yaml", []string{"postgres.parameters.work_mem"}, []string{"10 is not a string", `allowed: a quoted value such as "10"`}},
 		{"parameter-tls.bad.yaml", []string{"postgres.parameters.ssl_ciphers", "postgres.parameters.ssl_max_protocol_version"}, []string{"managed by postgres-ha (TLS)"}},
 		{"parameter-include.bad.yaml", []string{"postgres.parameters.include", "postgres.parameters.include_dir"}, []string{"managed by postgres-ha (config files)"}},
 		{"parameter-newline.bad.yaml", []string{"postgres.parameters.work_mem"}, []string{`"4MB\nfsync = off"`, "allowed: a single-line value"}},
