@@ -118,7 +118,8 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 		// The job's trigger is a digest of whatever replaces this node's
 		// Patroni or agent container, so it runs (and hands the
 		// leadership over) exactly when they are about to be replaced.
-		trigger := []any{args.PatroniImage, args.ConsulImage, hcl, pulumi.String(strings.Join(append(command, entrypoint, patroniHealth, agentHealth), "\n"))}
+		shape := append(command, entrypoint, patroniHealth, agentHealth, node, c.NodesAlias(), "shm 256", "stop 30")
+		trigger := []any{args.PatroniImage, args.ConsulImage, hcl, pulumi.String(strings.Join(shape, "\n"))}
 		for _, f := range files {
 			trigger = append(trigger, f.content)
 		}
