@@ -15,6 +15,8 @@ import (
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/postgres-ha/postgres-ha/templates"
 )
 
 // pkg is the first part of every component's type token.
@@ -161,8 +163,16 @@ func private(path string, content pulumi.StringOutput) upload {
 
 // curlTLS is the curl prefix for healthchecks that must present a client
 // certificate (every HTTPS endpoint in the cluster requires one).
-func curlTLS(ca, cert, key string) string {
-	return fmt.Sprintf("curl -sf --max-time 2 --cacert %s --cert %s --key %s", ca, cert, key)
+func curlTLS(ca, cert, key string) string { return curlWithin(2, ca, cert, key) }
+
+// curlWithin is curlTLS giving up after seconds.
+func curlWithin(seconds int, ca, cert, key string) string {
+	return fmt.Sprintf("curl -sf --max-time %d --cacert %s --cert %s --key %s", seconds, ca, cert, key)
+}
+
+// consulCurl is curlTLS with a Consul container's own TLS files.
+func consulCurl(seconds int) string {
+	return curlWithin(seconds, templates.MustPath("consulCA"), templates.MustPath("consulCert"), templates.MustPath("consulKey"))
 }
 
 func healthcheck(cmd string) *docker.ContainerHealthcheckArgs {

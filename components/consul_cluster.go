@@ -97,7 +97,7 @@ func NewConsulCluster(ctx *pulumi.Context, name string, args *ConsulClusterArgs,
 
 // serverHealth is the health check of a Consul server (see NewConsulCluster).
 func serverHealth(c config.Config, server string) *docker.ContainerHealthcheckArgs {
-	curl := curlTLS(templates.MustPath("consulCA"), templates.MustPath("consulCert"), templates.MustPath("consulKey"))
+	curl := consulCurl(2)
 	var others []string
 	for i := 1; i <= c.Consul.Servers; i++ {
 		if s := c.ServerName(i); s != server {
@@ -109,7 +109,7 @@ func serverHealth(c config.Config, server string) *docker.ContainerHealthcheckAr
 		curl + " https://127.0.0.1:8501/v1/status/peers | grep -qx '\\[\\]'"
 	if len(others) > 0 {
 		cmd += fmt.Sprintf(" || [ \"$(for s in %s; do %s -o /dev/null https://$s:8501/v1/status/leader && echo up; done | wc -l)\" -lt %d ]",
-			strings.Join(others, " "), strings.Replace(curl, "--max-time 2", "--max-time 1", 1), quorum-1)
+			strings.Join(others, " "), consulCurl(1), quorum-1)
 	}
 	hc := healthcheck(cmd)
 	hc.Timeout = pulumi.String(fmt.Sprintf("%ds", 5+len(others)))
@@ -117,7 +117,8 @@ func serverHealth(c config.Config, server string) *docker.ContainerHealthcheckAr
 }
 
 // consulContainer is what servers and agents share: image, config upload,
-// TLS files, an HTTPS health check and no capabilities at all.
+// TLS files and no capabilities at all. Each sets its own health check
+// (serverHealth; the agent's also asks Patroni).
 func consulContainer(c config.Config, r Runtime, name string, image, caCert pulumi.StringInput, leaf Leaf, hcl pulumi.StringOutput, component string) *docker.ContainerArgs {
 	ca, cert, key := templates.MustPath("consulCA"), templates.MustPath("consulCert"), templates.MustPath("consulKey")
 	return &docker.ContainerArgs{
@@ -141,9 +142,7 @@ func consulContainer(c config.Config, r Runtime, name string, image, caCert pulu
 			private(key, leaf.Key),
 		),
 		Capabilities: &docker.ContainerCapabilitiesArgs{Drops: pulumi.StringArray{pulumi.String("ALL")}},
-		Healthcheck: healthcheck(curlTLS(ca, cert, key) +
-			" https://127.0.0.1:8501/v1/status/leader | grep -q ':'"),
-		Labels:     containerLabels(c.Cluster.Name, component),
-		StopSignal: pulumi.String("SIGINT"),
+		Labels:       containerLabels(c.Cluster.Name, component),
+		StopSignal:   pulumi.String("SIGINT"),
 	}
 }

@@ -97,7 +97,7 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 	// the cluster has no leader at all (a start after a stop: nodes come
 	// up one after another, and the leader may be elected only once a
 	// later one is back). `up` waits for it before it replaces the next node.
-	agentCurl := curlTLS(templates.MustPath("consulCA"), templates.MustPath("consulCert"), templates.MustPath("consulKey"))
+	agentCurl := consulCurl(2)
 	agentHealth := agentCurl + " https://127.0.0.1:8501/v1/status/leader | grep -q ':' && { " +
 		agentCurl + " -o /dev/null https://127.0.0.1:8008/primary || " +
 		agentCurl + " -o /dev/null 'https://127.0.0.1:8008/replica?lag=16MB' || { c=$(" +
