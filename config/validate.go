@@ -22,6 +22,9 @@ var (
 // a server for every one of them.
 const MaxNodes = 64
 
+// MaxServers is the most Consul servers a cluster may have.
+const MaxServers = 7
+
 // maxNameLen keeps the longest derived name ("<name>-pg-NN-consul") a DNS label.
 const maxNameLen = 40
 
@@ -96,7 +99,7 @@ func (c Config) validatePostgres(ps *Problems) {
 
 func (c Config) validateConsul(ps *Problems) {
 	k := c.Consul
-	if k.Servers < 1 || k.Servers > 7 || k.Servers%2 == 0 {
+	if k.Servers < 1 || k.Servers > MaxServers || k.Servers%2 == 0 {
 		ps.add("consul.servers", "%d is not allowed; allowed: an odd number from 1 to 7 (Raft needs a majority)", k.Servers)
 	}
 	if !dnsLabel.MatchString(k.Datacenter) {
@@ -167,7 +170,8 @@ func (c Config) validateNetwork(ps *Problems) {
 	}
 	ones, bits := ipnet.Mask.Size()
 	usable := 1<<(bits-ones) - 3 // network, broadcast, gateway
-	countsOK := c.Postgres.Nodes >= 2 && c.Postgres.Nodes <= MaxNodes && c.Consul.Servers >= 1 && c.Consul.Servers <= 7
+	// A bad count is reported once, under its own key.
+	countsOK := c.Postgres.Nodes >= 2 && c.Postgres.Nodes <= MaxNodes && c.Consul.Servers >= 1 && c.Consul.Servers <= MaxServers
 	if need := c.Addresses(); countsOK && usable < need {
 		ps.add("network.subnet", "%q has %d usable addresses but the cluster needs %d; allowed: a larger subnet (smaller prefix)", s, max(usable, 0), need)
 	}

@@ -27,7 +27,7 @@ func haproxyCheck(t *testing.T, s *stack, cfg string) result {
 	// Debian's haproxy package creates them, as it does in the image.
 	r := run(t, haproxyEnv, bin, "-c", "-f", path)
 	if r.code == 0 {
-		if w := haproxyWarnings(s, r.stderr); len(w) > 0 {
+		if w := haproxyWarnings(r.stderr); len(w) > 0 {
 			r.code = -1
 			r.stderr += "--- warnings fail the check:\n" + strings.Join(w, "\n") + "\n"
 		}
@@ -41,7 +41,7 @@ var haproxyEnv = []string{"RES_OPTIONS=single-request timeout:1 attempts:1"}
 
 // haproxyWarnings lists haproxy's warnings and alerts: every one fails the
 // check (the servers resolve at run time only, init-addr none).
-func haproxyWarnings(_ *stack, stderr string) []string {
+func haproxyWarnings(stderr string) []string {
 	var out []string
 	for _, line := range strings.Split(stderr, "\n") {
 		if strings.Contains(line, "[WARNING]") || strings.Contains(line, "[ALERT]") {
