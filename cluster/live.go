@@ -39,7 +39,7 @@ func liveLeader(c config.Config) string {
 			continue
 		}
 		for _, m := range view.Members {
-			if m.Role == "leader" || m.Role == "master" || m.Role == "primary" {
+			if m.Role == "leader" || m.Role == "primary" {
 				return m.Name
 			}
 		}

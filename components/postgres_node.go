@@ -101,7 +101,7 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 	agentHealth := agentCurl + " https://127.0.0.1:8501/v1/status/leader | grep -q ':' && { " +
 		agentCurl + " -o /dev/null https://127.0.0.1:8008/primary || " +
 		agentCurl + " -o /dev/null 'https://127.0.0.1:8008/replica?lag=16MB' || { c=$(" +
-		agentCurl + ` https://127.0.0.1:8008/cluster) && ! echo "$c" | grep -Eq '"role": *"(leader|master|primary|standby_leader)"'; }; }`
+		agentCurl + ` https://127.0.0.1:8008/cluster) && ! echo "$c" | grep -Eq '"role": *"(leader|primary|standby_leader)"'; }; }`
 	hc := healthcheck(agentHealth)
 	hc.Timeout = pulumi.String("7s")
 	aa.Healthcheck = hc

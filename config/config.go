@@ -6,6 +6,8 @@
 // load, default and validate the whole config before touching Pulumi.
 package config
 
+import "encoding/json"
+
 // Namespace is the Pulumi config namespace (the project name).
 const Namespace = "postgres-ha"
 
@@ -35,9 +37,9 @@ type Cluster struct {
 // Postgres configures the Patroni/PostgreSQL nodes.
 type Postgres struct {
 	Nodes int `json:"nodes"`
-	// SynchronousMode makes Patroni keep a synchronous standby so that a
-	// committed write survives a failover.
-	SynchronousMode *bool `json:"synchronousMode"`
+	// SynchronousMode is how commits wait for standbys (see SyncMode):
+	// with any but off, a committed write survives a failover.
+	SynchronousMode SyncMode `json:"synchronousMode"`
 	// SynchronousNodeCount is Patroni's synchronous_node_count.
 	SynchronousNodeCount int `json:"synchronousNodeCount"`
 	// FailsafeMode keeps the primary running when the DCS is lost but every
@@ -137,11 +139,51 @@ type Images struct {
 // IsRunning reports whether containers should run.
 func (c Cluster) IsRunning() bool { return c.Running == nil || *c.Running }
 
-// Synchronous reports whether Patroni's synchronous mode is on.
-func (p Postgres) Synchronous() bool { return p.SynchronousMode == nil || *p.SynchronousMode }
+// Synchronous reports whether commits wait for a standby (on, strict or
+// quorum).
+func (p Postgres) Synchronous() bool { return p.SynchronousMode != SyncOff }
 
 // Failsafe reports whether Patroni's failsafe mode is on.
 func (p Postgres) Failsafe() bool { return p.FailsafeMode == nil || *p.FailsafeMode }
 
 // On reports whether PMM is deployed.
 func (p PMM) On() bool { return p.Enabled == nil || *p.Enabled }
+
+// SyncMode is postgres.synchronousMode, Patroni's synchronous modes:
+//   - off: commits do not wait for a standby (asynchronous replication);
+//   - on: a commit waits for synchronousNodeCount named standbys; with none
+//     left the primary goes on alone (Patroni's synchronous_mode);
+//   - strict: the same, but with no standby left commits wait: no commit is
+//     ever acknowledged on one copy (synchronous_mode_strict);
+//   - quorum: a commit waits for any synchronousNodeCount of the standbys
+//     (ANY k), so one slow standby costs nothing (Patroni 4's quorum mode).
+//
+// YAML true and false are read as on and off, the values of older stacks.
+type SyncMode string
+
+// The synchronous modes.
+const (
+	SyncOff    SyncMode = "off"
+	SyncOn     SyncMode = "on"
+	SyncStrict SyncMode = "strict"
+	SyncQuorum SyncMode = "quorum"
+)
+
+// SyncModes lists the allowed values, in order.
+var SyncModes = []SyncMode{SyncOff, SyncOn, SyncStrict, SyncQuorum}
+
+// UnmarshalJSON reads a boolean as on or off, and a string as written
+// (Validate checks it).
+func (m *SyncMode) UnmarshalJSON(b []byte) error {
+	var on bool
+	if err := json.Unmarshal(b, &on); err == nil {
+		*m = map[bool]SyncMode{true: SyncOn, false: SyncOff}[on]
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*m = SyncMode(s)
+	return nil
+}

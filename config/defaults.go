@@ -16,7 +16,9 @@ func (c *Config) ApplyDefaults() {
 
 	p := &c.Postgres
 	num(&p.Nodes, 3)
-	boolean(&p.SynchronousMode, true)
+	if p.SynchronousMode == "" {
+		p.SynchronousMode = SyncOn
+	}
 	num(&p.SynchronousNodeCount, 1)
 	boolean(&p.FailsafeMode, true)
 	num(&p.TTL, 20)
@@ -63,10 +65,10 @@ func (c *Config) ApplyDefaults() {
 	num(&o.PMM, 8443)
 
 	i := &c.Images
-	str(&i.BaseImage, "debian:bookworm-slim")
-	str(&i.Patroni, "postgres-ha/patroni:3.0.2-pg15")
+	str(&i.BaseImage, "debian:trixie-slim")
+	str(&i.Patroni, "postgres-ha/patroni:4.0.7-pg17")
 	str(&i.Consul, "hashicorp/consul:1.16.1")
-	str(&i.HAProxy, "haproxy:2.6")
+	str(&i.HAProxy, "haproxy:3.0")
 	str(&i.PMMServer, "percona/pmm-server:2")
 	str(&i.PMMClient, "percona/pmm-client:2")
 }

@@ -146,6 +146,9 @@ func jsonName(f reflect.StructField) string {
 }
 
 func kindName(t reflect.Type) string {
+	if t == reflect.TypeFor[SyncMode]() {
+		return "synchronous mode; allowed: " + joinModes() + " (true and false mean on and off)"
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		return kindName(t.Elem())

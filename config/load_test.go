@@ -80,7 +80,10 @@ func TestLoadBad(t *testing.T) {
 		{"loopwait-zero.bad.yaml", []string{"postgres.loopWait"}, []string{"0", "minimum 1"}},
 		{"retrytimeout-low.bad.yaml", []string{"postgres.retryTimeout"}, []string{"2", "minimum 3"}},
 		{"timings-sum.bad.yaml", []string{"postgres.ttl"}, []string{"20", "= 24", "loop_wait + 2*retry_timeout <= ttl"}},
-		{"sync-too-few-nodes.bad.yaml", []string{"postgres.synchronousNodeCount"}, []string{"2 with synchronousMode true", "at least 3 nodes", "allowed"}},
+		{"sync-too-few-nodes.bad.yaml", []string{"postgres.synchronousNodeCount"}, []string{"2 with synchronousMode on", "at least 3 nodes", "allowed"}},
+		{"sync-mode-unknown.bad.yaml", []string{"postgres.synchronousMode"}, []string{`"sometimes"`, "allowed: off, on, strict, quorum"}},
+		{"sync-mode-number.bad.yaml", []string{"postgres.synchronousMode"}, []string{"2 is not a valid synchronous mode", "allowed: off, on, strict, quorum"}},
+		{"sync-quorum-two-nodes.bad.yaml", []string{"postgres.synchronousMode"}, []string{"quorum", "at least 3 nodes", "postgres.nodes is 2", "allowed"}},
 		{"namespace-near-miss.bad.yaml", []string{"postgres", "consul"}, []string{"postgres-ha does not read", "allowed: postgres-ha:"}},
 		{"dotted-without-path.bad.yaml", []string{"postgres.nodes"}, []string{"without --path", "pulumi config set --path 'postgres-ha:postgres.nodes'"}},
 		{"image-two-tags.bad.yaml", []string{"images.baseImage"}, []string{`"debian:bookworm:slim"`, "allowed"}},
@@ -241,8 +244,18 @@ func TestLoadGood(t *testing.T) {
 				t.Errorf("nodes %d synchronous %v, want 5 false", c.Postgres.Nodes, c.Postgres.Synchronous())
 			}
 		}},
+		{"sync-quorum.good.yaml", func(t *testing.T, c config.Config) {
+			if c.Postgres.SynchronousMode != config.SyncQuorum || !c.Postgres.Synchronous() || c.Postgres.SynchronousNodeCount != 2 {
+				t.Errorf("synchronous mode %q count %d, want quorum 2", c.Postgres.SynchronousMode, c.Postgres.SynchronousNodeCount)
+			}
+		}},
+		{"sync-strict.good.yaml", func(t *testing.T, c config.Config) {
+			if c.Postgres.SynchronousMode != config.SyncStrict || !c.Postgres.Synchronous() {
+				t.Errorf("synchronous mode %q, want strict", c.Postgres.SynchronousMode)
+			}
+		}},
 		{"image-registry-port.good.yaml", func(t *testing.T, c config.Config) {
-			if c.Images.Patroni != "registry.local:5000/team/patroni:3.0.2-pg15" || c.Images.BuildNetwork != "host" {
+			if c.Images.Patroni != "registry.local:5000/team/patroni:4.0.7-pg17" || c.Images.BuildNetwork != "host" {
 				t.Errorf("images %+v", c.Images)
 			}
 		}},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -69,11 +70,20 @@ func (c Config) validatePostgres(ps *Problems) {
 		ps.add("postgres.ttl", "%d is less than loopWait + 2*retryTimeout = %d + 2*%d = %d; Patroni requires loop_wait + 2*retry_timeout <= ttl",
 			p.TTL, p.LoopWait, p.RetryTimeout, p.LoopWait+2*p.RetryTimeout)
 	}
-	if p.SynchronousNodeCount < 1 {
+	modeOK := slices.Contains(SyncModes, p.SynchronousMode)
+	if !modeOK {
+		ps.add("postgres.synchronousMode", "%q is not a synchronous mode; allowed: %s", p.SynchronousMode, joinModes())
+	}
+	switch {
+	case p.SynchronousNodeCount < 1:
 		ps.add("postgres.synchronousNodeCount", "%d is below 1", p.SynchronousNodeCount)
-	} else if nodesOK && p.Synchronous() && p.Nodes < p.SynchronousNodeCount+1 {
-		ps.add("postgres.synchronousNodeCount", "%d with synchronousMode true needs at least %d nodes, postgres.nodes is %d; allowed: more nodes, a lower count, or synchronousMode false",
-			p.SynchronousNodeCount, p.SynchronousNodeCount+1, p.Nodes)
+	case !nodesOK || !modeOK:
+	case p.SynchronousMode == SyncQuorum && p.Nodes < max(3, p.SynchronousNodeCount+1):
+		ps.add("postgres.synchronousMode", "quorum with synchronousNodeCount %d needs at least %d nodes (a quorum of standbys to choose from), postgres.nodes is %d; allowed: more nodes, or synchronousMode on or strict",
+			p.SynchronousNodeCount, max(3, p.SynchronousNodeCount+1), p.Nodes)
+	case p.Synchronous() && p.Nodes < p.SynchronousNodeCount+1:
+		ps.add("postgres.synchronousNodeCount", "%d with synchronousMode %s needs at least %d nodes, postgres.nodes is %d; allowed: more nodes, a lower count, or synchronousMode off",
+			p.SynchronousNodeCount, p.SynchronousMode, p.SynchronousNodeCount+1, p.Nodes)
 	}
 	between(ps, "postgres.primaryStartTimeout", p.PrimaryStartTimeout, 0, 3600,
 		"0 fails over at once after a crash, more lets the primary restart in place first")
@@ -285,4 +295,12 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func joinModes() string {
+	names := make([]string, len(SyncModes))
+	for i, m := range SyncModes {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
 }

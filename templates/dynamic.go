@@ -19,15 +19,18 @@ import (
 // the same defaults (BootstrapDCS): a settings change edits no node file
 // and replaces no node.
 type Dynamic struct {
-	TTL                  int  `json:"ttl"`
-	LoopWait             int  `json:"loop_wait"`
-	RetryTimeout         int  `json:"retry_timeout"`
-	MaximumLagOnFailover int  `json:"maximum_lag_on_failover"`
-	PrimaryStartTimeout  int  `json:"primary_start_timeout"`
-	SynchronousMode      bool `json:"synchronous_mode"`
-	SynchronousNodeCount int  `json:"synchronous_node_count"`
-	FailsafeMode         bool `json:"failsafe_mode"`
-	PostgreSQL           struct {
+	TTL                  int `json:"ttl"`
+	LoopWait             int `json:"loop_wait"`
+	RetryTimeout         int `json:"retry_timeout"`
+	MaximumLagOnFailover int `json:"maximum_lag_on_failover"`
+	PrimaryStartTimeout  int `json:"primary_start_timeout"`
+	// SynchronousMode is false, true or "quorum"; strict is true with
+	// SynchronousModeStrict.
+	SynchronousMode       any  `json:"synchronous_mode"`
+	SynchronousModeStrict bool `json:"synchronous_mode_strict"`
+	SynchronousNodeCount  int  `json:"synchronous_node_count"`
+	FailsafeMode          bool `json:"failsafe_mode"`
+	PostgreSQL            struct {
 		UsePgRewind bool `json:"use_pg_rewind"`
 		UseSlots    bool `json:"use_slots"`
 		// Parameters are strings (Patroni accepts either and GET /config
@@ -60,8 +63,12 @@ func DynamicConfig(c config.Config) Dynamic {
 	d := Dynamic{
 		TTL: p.TTL, LoopWait: p.LoopWait, RetryTimeout: p.RetryTimeout,
 		MaximumLagOnFailover: p.MaximumLagOnFailover, PrimaryStartTimeout: p.PrimaryStartTimeout,
-		SynchronousMode: p.Synchronous(), SynchronousNodeCount: p.SynchronousNodeCount,
-		FailsafeMode: p.Failsafe(),
+		SynchronousMode: p.Synchronous(), SynchronousModeStrict: p.SynchronousMode == config.SyncStrict,
+		SynchronousNodeCount: p.SynchronousNodeCount,
+		FailsafeMode:         p.Failsafe(),
+	}
+	if p.SynchronousMode == config.SyncQuorum {
+		d.SynchronousMode = "quorum"
 	}
 	d.PostgreSQL.UsePgRewind = true
 	d.PostgreSQL.UseSlots = true

@@ -26,7 +26,7 @@ var paths = map[string]string{
 	"pmmDBPassword": RuntimeRoot + "/secrets/pmm-db-password",
 	"pgpass":        RuntimeRoot + "/pgpass",
 	"pgData":        "/var/lib/postgresql/data/pgdata",
-	"pgBin":         "/usr/lib/postgresql/15/bin",
+	"pgBin":         "/usr/lib/postgresql/17/bin",
 	"pgSocket":      "/run/postgresql",
 	// Consul servers, agents and the ACL job.
 	"consulConfigDir": UploadRoot + "/consul",

@@ -20,7 +20,7 @@ func Stacks() map[string]config.Config {
 	f := false
 	custom.Cluster.Name = "orders"
 	custom.Postgres.Nodes = 5
-	custom.Postgres.SynchronousMode = &f
+	custom.Postgres.SynchronousMode = config.SyncOff
 	custom.Postgres.Parameters = map[string]string{"work_mem": "16MB", "log_min_duration_statement": "250"}
 	custom.Consul.Servers = 5
 	custom.Consul.Datacenter = "eu1"

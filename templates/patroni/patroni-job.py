@@ -30,7 +30,7 @@ import urllib.request
 DIR = os.path.dirname(os.path.abspath(__file__))
 PORT = 8008
 HEALTHY = ("running", "streaming")
-LEADER = ("leader", "master", "primary")
+LEADER = ("leader", "primary")
 
 
 def log(msg):
@@ -205,11 +205,7 @@ def roll(p, nodes, loop_wait):
         if leader in pending:
             time.sleep(2 * loop_wait + 2)
             c = p.wait("the cluster at full strength", lambda: p.full_strength(nodes))
-            ready = [m["name"] for m in c["members"]
-                     if m["name"] != leader and not m.get("pending_restart")
-                     and m.get("role") in ("sync_standby", "replica")]
-            sync = [m["name"] for m in c["members"] if m["name"] in ready and m.get("role") == "sync_standby"]
-            candidates = sync or ([] if desired_sync(p) else ready)
+            candidates = standbys(c, leader, desired_sync(p), lambda m: not m.get("pending_restart"))
             if candidates:
                 p.switchover(nodes, leader, candidates[0])
             else:
@@ -228,6 +224,22 @@ def desired_sync(p):
     return bool(p.settings["config"]["synchronous_mode"])
 
 
+SYNC_ROLES = ("sync_standby", "quorum_standby")
+
+
+def standbys(c, leader, sync_mode, ok=lambda m: True):
+    """The members a switchover from leader may go to, best first: healthy
+    synchronous (or, in quorum mode, quorum) standbys; plain replicas too
+    only when commits do not wait for a standby (a replica outside the
+    synchronous set may lack acknowledged commits)."""
+    healthy = [m for m in c["members"] if m["name"] != leader and m.get("state") in HEALTHY
+               and m.get("role") in SYNC_ROLES + ("replica",) and ok(m)]
+    candidates = [m["name"] for m in healthy if m.get("role") in SYNC_ROLES]
+    if not sync_mode:
+        candidates += [m["name"] for m in healthy if m.get("role") == "replica"]
+    return candidates
+
+
 def hand_over(p, node):
     c = p.cluster([node])
     if c is None or p.leader(c) != node:
@@ -235,11 +247,7 @@ def hand_over(p, node):
         return
     status, cfg = p.call(node, "GET", "/config")
     sync_mode = status == 200 and isinstance(cfg, dict) and bool(cfg.get("synchronous_mode"))
-    healthy = [m for m in c["members"] if m["name"] != node and m.get("state") in HEALTHY
-               and m.get("role") in ("sync_standby", "replica")]
-    candidates = [m["name"] for m in healthy if m.get("role") == "sync_standby"]
-    if not sync_mode:
-        candidates += [m["name"] for m in healthy if m.get("role") == "replica"]
+    candidates = standbys(c, node, sync_mode)
     if not candidates:
         log("%s leads and no standby can take over: its replacement will cost a failover" % node)
         return

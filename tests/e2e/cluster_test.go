@@ -173,7 +173,7 @@ func TestBootstrap(t *testing.T) {
 				if n == leader {
 					role = "primary"
 				}
-				if !hasTag(tags[n], role) && !(role == "primary" && hasTag(tags[n], "master")) {
+				if !hasTag(tags[n], role) {
 					return errorf("service %s on node %s: tags %q, want %s; catalog: %v",
 						h.c.ServiceName(), n, tags[n], role, tags)
 				}

@@ -33,8 +33,9 @@ var ciExcluded = map[string]string{
 // E2E_BENCH=1 runs 10 rounds of node-loss and 3 of every other scenario
 // (E2E_BENCH_NODELOSS and E2E_BENCH_ROUNDS override the counts) and writes
 // the report to BENCHMARKS.md at the repository root (E2E_BENCH_OUT
-// overrides the path). Check's assertions are asserted; timings are only
-// logged.
+// overrides the path). E2E_SCENARIOS (names, comma-separated) runs only
+// those, for measuring one change; its report goes only to E2E_BENCH_OUT.
+// Check's assertions are asserted; timings are only logged.
 func runFailover(t *testing.T) {
 	h := deployment(t)
 	ctx := context.Background()
@@ -54,7 +55,7 @@ func runFailover(t *testing.T) {
 	synchronous := true
 	dc, dcErr := (&failover.Cluster{T: tg, F: f}).Config(ctx)
 	if dcErr == nil {
-		synchronous = dc.SynchronousMode
+		synchronous = bool(dc.SynchronousMode)
 		t.Logf("Patroni: ttl %d, loop_wait %d, retry_timeout %d, synchronous_mode %v, failsafe_mode %v",
 			dc.TTL, dc.LoopWait, dc.RetryTimeout, dc.SynchronousMode, dc.FailsafeMode)
 	} else {
@@ -63,6 +64,7 @@ func runFailover(t *testing.T) {
 
 	bench := os.Getenv("E2E_BENCH") != ""
 	machine := machineLines(ctx, h)
+	t.Logf("machine: %s", strings.Join(machine, "; "))
 	rounds := func(name string) int {
 		if !bench {
 			return 1
@@ -82,10 +84,22 @@ func runFailover(t *testing.T) {
 		return n
 	}
 
+	var only []string
+	if s := os.Getenv("E2E_SCENARIOS"); s != "" {
+		only = strings.Split(s, ",")
+		for _, name := range only {
+			if !slices.ContainsFunc(failover.Scenarios(), func(sc failover.Scenario) bool { return sc.Name == name }) {
+				t.Fatalf("E2E_SCENARIOS: no scenario %q", name)
+			}
+		}
+	}
 	var results []failover.Result
 	var skipped []string
 	counts := map[string]int{}
 	for _, sc := range failover.Scenarios() {
+		if only != nil && !slices.Contains(only, sc.Name) {
+			continue
+		}
 		if why, ok := ciExcluded[sc.Name]; ok && !bench {
 			t.Logf("SKIP failover scenario %s (excluded from the CI short form): %s", sc.Name, why)
 			continue
@@ -149,8 +163,7 @@ func runFailover(t *testing.T) {
 	}
 	t.Logf("\n%s", failover.ThroughputReport(tput...))
 
-	if bench {
-		out := os.Getenv("E2E_BENCH_OUT")
+	if out := os.Getenv("E2E_BENCH_OUT"); bench && (out != "" || only == nil) {
 		if out == "" {
 			out = filepath.Join(h.root, "BENCHMARKS.md")
 		}
@@ -240,8 +253,32 @@ func machineLines(ctx context.Context, h *harness) []string {
 		fmt.Sprintf("%s/%s, %s", runtime.GOOS, runtime.GOARCH, runtime.Version()),
 		fmt.Sprintf("Docker Engine %s", engine),
 		fmt.Sprintf("Load average (1 / 5 / 15 min) with the cluster deployed, before the first fault: %s", load),
-		fmt.Sprintf("Patroni image: Debian's Patroni 3.0.2 with templates/images/patroni/patches/ %s", strings.Join(patches, ", ")),
+		fmt.Sprintf("Patroni image patches (templates/images/patroni/patches/): %s", strings.Join(patches, ", ")),
+		"Versions, read from the running containers: " + versions(ctx, h),
 	}
+}
+
+// versions is what the cluster's containers run, each read from the
+// container itself: the Debian release, PostgreSQL and Patroni of a node,
+// HAProxy, and Consul on a server and on a node's agent.
+func versions(ctx context.Context, h *harness) string {
+	read := func(ctr string, cmd ...string) string {
+		res, err := h.exec(ctx, ctr, "", nil, nil, cmd...)
+		if err != nil || res.Code != 0 {
+			return fmt.Sprintf("unknown (%s: %v %s)", ctr, err, strings.TrimSpace(res.Stderr))
+		}
+		return strings.Join(strings.Fields(res.Stdout), " ")
+	}
+	node := h.c.NodeName(1)
+	return strings.Join([]string{
+		read(node, "sh", "-c", `. /etc/os-release && echo "$PRETTY_NAME"`),
+		read(node, "postgres", "--version"),
+		read(node, "patroni", "--version"),
+		"python3-consul " + read(node, "python3", "-c", "import consul; print(consul.__version__)"),
+		read(h.c.HAProxyName(), "sh", "-c", "haproxy -v | head -n 1"),
+		"server " + read(h.c.ServerName(1), "sh", "-c", "consul version | head -n 1"),
+		"agent " + read(h.c.AgentContainer(1), "sh", "-c", "consul version | head -n 1"),
+	}, "; ")
 }
 
 func memTotal() string {

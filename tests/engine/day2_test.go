@@ -76,7 +76,7 @@ func TestDay2(t *testing.T) {
 	// the patroni-config job (it runs the same image) are replaced.
 	nodes := len(p.target().Nodes)
 	before, after = p.roll("patroni image", map[string]int{"replace": 3*nodes + 1, "update": 1}, 1,
-		map[string]string{"images.patroni": "postgres-ha/patroni:3.0.2-pg15-day2"})
+		map[string]string{"images.patroni": "postgres-ha/patroni:4.0.7-pg17-day2"})
 	replaced(t, "patroni image", before, after, p.target().Nodes)
 
 	// A fourth node: its own resources (3 containers, a volume, the

@@ -45,7 +45,7 @@ func ParseClusterView(body []byte) (ClusterView, error) {
 // Leader is the member with the leader role ("" when none).
 func (v ClusterView) Leader() string {
 	for _, m := range v.Members {
-		if m.Role == "leader" || m.Role == "master" || m.Role == "primary" {
+		if m.Role == "leader" || m.Role == "primary" {
 			return m.Name
 		}
 	}
@@ -56,7 +56,7 @@ func (v ClusterView) Leader() string {
 func (v ClusterView) Leaders() []string {
 	var ls []string
 	for _, m := range v.Members {
-		if m.Role == "leader" || m.Role == "master" || m.Role == "primary" {
+		if m.Role == "leader" || m.Role == "primary" {
 			ls = append(ls, m.Name)
 		}
 	}
@@ -90,11 +90,12 @@ func (v ClusterView) Healthy(nodes []string) error {
 }
 
 // SyncStandbys lists the members Patroni's /sync key names synchronous
-// standbys: only they may be promoted in synchronous mode.
+// standbys (quorum standbys in quorum mode): only they may be promoted in
+// synchronous mode.
 func (v ClusterView) SyncStandbys() []string {
 	var ss []string
 	for _, m := range v.Members {
-		if m.Role == "sync_standby" {
+		if m.Role == "sync_standby" || m.Role == "quorum_standby" {
 			ss = append(ss, m.Name)
 		}
 	}
@@ -261,7 +262,7 @@ func (c *Cluster) FullStrength(ctx context.Context) (string, error) {
 	// In synchronous mode a cluster whose /sync key names no standby cannot
 	// fail over (Patroni promotes only a synchronous standby); right after
 	// a promotion that lasts until the new leader's next cycle.
-	if dc, err := c.Config(ctx); err == nil && dc.SynchronousMode && len(v.SyncStandbys()) == 0 {
+	if dc, err := c.Config(ctx); err == nil && bool(dc.SynchronousMode) && len(v.SyncStandbys()) == 0 {
 		return "", fmt.Errorf("/cluster (via %s): synchronous mode, but no synchronous standby yet", v.Via)
 	}
 	if err := c.NoFailsafeRecord(ctx); err != nil {
@@ -361,8 +362,31 @@ type DynamicConfig struct {
 	TTL             int  `json:"ttl"`
 	LoopWait        int  `json:"loop_wait"`
 	RetryTimeout    int  `json:"retry_timeout"`
-	SynchronousMode bool `json:"synchronous_mode"`
-	FailsafeMode    bool `json:"failsafe_mode"`
+	SynchronousMode SyncSetting `json:"synchronous_mode"`
+	FailsafeMode    bool        `json:"failsafe_mode"`
+}
+
+// SyncSetting is Patroni's synchronous_mode: true when commits wait for a
+// standby, whether it is set as a boolean or as "quorum".
+type SyncSetting bool
+
+// UnmarshalJSON reads true, false, "on", "off" or "quorum".
+func (s *SyncSetting) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case bool:
+		*s = SyncSetting(v)
+	case string:
+		*s = SyncSetting(v != "off" && v != "false" && v != "")
+	case nil:
+		*s = false
+	default:
+		return fmt.Errorf("synchronous_mode %s is neither a boolean nor a string", b)
+	}
+	return nil
 }
 
 // Config reads Patroni's dynamic configuration from any node.

@@ -21,7 +21,7 @@ const unitLabel = "postgres-ha.failover-unit"
 var unitSubnets = []string{"10.213.91.0/24", "10.213.92.0/24", "192.168.213.0/24"}
 
 // unitImage is any local image with sh, cat, sleep and ls.
-var unitImages = []string{"postgres-ha/debian:bookworm", "postgres-ha/consul:1.16.1", "debian:bookworm-slim"}
+var unitImages = []string{"postgres-ha/debian:trixie", "postgres-ha/consul:1.16.1", "debian:trixie-slim"}
 
 // TestDockerFaults exercises the Docker implementation of Faults on two
 // throwaway containers (the second sharing the first's network namespace,

@@ -43,7 +43,7 @@ func TestFailoverLive(t *testing.T) {
 	synchronous := true
 	c := &Cluster{T: tg, F: d}
 	if dc, err := c.Config(t.Context()); err == nil {
-		synchronous = dc.SynchronousMode
+		synchronous = bool(dc.SynchronousMode)
 		t.Logf("Patroni: ttl %d, loop_wait %d, retry_timeout %d, synchronous_mode %v, failsafe_mode %v",
 			dc.TTL, dc.LoopWait, dc.RetryTimeout, dc.SynchronousMode, dc.FailsafeMode)
 	} else {

@@ -283,7 +283,7 @@ func (s *simCluster) ExecLines(ctx context.Context, name string, line func(strin
 				out = append(out, fmt.Sprintf("%d %s %d", r, n, s.routerCode(n)))
 			}
 		} else {
-			out = append(out, `{"state": "running", "role": "master"}`, fmt.Sprintf("@@%d", s.selfCode(name)))
+			out = append(out, `{"state": "running", "role": "primary"}`, fmt.Sprintf("@@%d", s.selfCode(name)))
 		}
 		s.mu.Unlock()
 		for _, l := range out {

@@ -123,7 +123,7 @@ func TestSmokeReadOnly(t *testing.T) {
 			}
 			want := "running replica"
 			if x.Node == leader {
-				want = "running master"
+				want = "running primary"
 			}
 			if st := x.State + " " + x.Role; st != want {
 				got[x.Node+": "+st+" (want "+want+")"]++

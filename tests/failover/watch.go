@@ -26,7 +26,7 @@ type Sample struct {
 	// Round groups the samples of one polling round (router view only).
 	Round int64
 	// State and Role are PostgreSQL's state ("running", "stopping", ...)
-	// and role ("master", "replica", ...) in the answer's body, empty when
+	// and role ("primary", "replica", ...; Patroni 3 said "master") in the answer's body, empty when
 	// unknown.
 	State, Role string
 }
@@ -41,7 +41,7 @@ type Sample struct {
 // answer is no claim. An answer whose body is unknown counts.
 func (s Sample) Primary() bool {
 	return s.Code == 200 && (s.State == "" || s.State == "running") &&
-		(s.Role == "" || s.Role == "master" || s.Role == "primary")
+		(s.Role == "" || s.Role == "primary")
 }
 
 // Span is a stretch of time a node answered /primary with 200 at both ends,

@@ -27,7 +27,7 @@ func withState(ss []Sample, states ...string) []Sample {
 
 func TestPatroniStatus(t *testing.T) {
 	for body, want := range map[string][2]string{
-		`{"state": "stopping", "role": "master"}`:                                          {"stopping", "master"},
+		`{"state": "stopping", "role": "primary"}`:                                         {"stopping", "primary"},
 		`{"state": "running", "role": "replica", "replication": [{"state": "streaming"}]}`: {"running", "replica"},
 		`{"state": "running"}`: {"running", ""},
 		`no body`:              {"", ""},
@@ -44,13 +44,12 @@ func TestSamplePrimary(t *testing.T) {
 		s    Sample
 		want bool
 	}{
-		{Sample{Code: 200, State: "running", Role: "master"}, true},
 		{Sample{Code: 200, State: "running", Role: "primary"}, true},
 		{Sample{Code: 200}, true}, // body unknown: counts
-		{Sample{Code: 200, State: "stopping", Role: "master"}, false},
+		{Sample{Code: 200, State: "stopping", Role: "primary"}, false},
 		// a new leader with the lock whose PostgreSQL is still in recovery
 		{Sample{Code: 200, State: "running", Role: "replica"}, false},
-		{Sample{Code: 503, State: "running", Role: "master"}, false},
+		{Sample{Code: 503, State: "running", Role: "primary"}, false},
 		{Sample{Code: 0}, false},
 	} {
 		if got := tc.s.Primary(); got != tc.want {

@@ -313,8 +313,8 @@ func checkImages(t *testing.T, r *result) {
 	if !wantTag.MatchString(tag) {
 		t.Errorf("Patroni image tag %q does not match %s", tag, wantTag)
 	}
-	if cfg.Images.Patroni == "postgres-ha/patroni:3.0.2-pg15" &&
-		!regexp.MustCompile(`^postgres-ha/patroni:3\.0\.2-pg15-[0-9a-f]{12}$`).MatchString(tag) {
+	if cfg.Images.Patroni == "postgres-ha/patroni:4.0.7-pg17" &&
+		!regexp.MustCompile(`^postgres-ha/patroni:4\.0\.7-pg17-[0-9a-f]{12}$`).MatchString(tag) {
 		t.Errorf("Patroni image tag %q", tag)
 	}
 	if b, ok := boolean(built[0].Inputs, "skipPush"); !ok || !b {

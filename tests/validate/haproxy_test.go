@@ -14,7 +14,6 @@ import (
 // Docker network.
 func haproxyCheck(t *testing.T, s *stack, cfg string) result {
 	t.Helper()
-	bin := need(t, "haproxy", installDeps)
 	leaf, err := s.pki.Leaf("haproxy")
 	if err != nil {
 		t.Fatal(err)
@@ -24,8 +23,8 @@ func haproxyCheck(t *testing.T, s *stack, cfg string) result {
 	root.write(t, templates.MustPath("haproxyPEM"), leaf.Bundle(), 0o600)
 	path := root.write(t, templates.MustPath("haproxyConfig"), []byte(root.rewrite(cfg)), 0o644)
 	// `user haproxy` and `group haproxy` must exist where the check runs:
-	// Debian's haproxy package creates them, as it does in the image.
-	r := run(t, haproxyEnv, bin, "-c", "-f", path)
+	// Debian's haproxy package creates them in the image.
+	r := haproxyImage.run(t, "", haproxyEnv, "haproxy", "-c", "-f", path)
 	if r.code == 0 {
 		if w := haproxyWarnings(r.stderr); len(w) > 0 {
 			r.code = -1
@@ -87,10 +86,9 @@ func TestHAProxyRejectsBrokenConfig(t *testing.T) {
 	}
 	t.Run("missing certificate", func(t *testing.T) {
 		t.Parallel()
-		bin := need(t, "haproxy", installDeps)
 		root := newRoot(t)
 		root.write(t, templates.MustPath("haproxyCA"), s.pki.CA.CertPEM, 0o644)
 		path := root.write(t, templates.MustPath("haproxyConfig"), []byte(root.rewrite(cfg)), 0o644)
-		reject(t, run(t, haproxyEnv, bin, "-c", "-f", path), "haproxy.pem")
+		reject(t, haproxyImage.run(t, "", haproxyEnv, "haproxy", "-c", "-f", path), "haproxy.pem")
 	})
 }

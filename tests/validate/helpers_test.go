@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -55,7 +54,7 @@ func stackConfigs() []struct {
 	big := config.Defaults()
 	big.Postgres.Nodes = 5
 	big.Consul.Servers = 5
-	big.Postgres.SynchronousMode = &f
+	big.Postgres.SynchronousMode = config.SyncOff
 	big.TLS.EcdsaCurve = "P384"
 
 	nopmm := config.Defaults()
@@ -70,6 +69,7 @@ func stackConfigs() []struct {
 		Metrics: 6435, ConsulUI: 6436, PMM: 6437}
 	orders.Postgres.Parameters = map[string]string{"work_mem": "16MB", "log_min_duration_statement": "250"}
 	orders.Postgres.SynchronousNodeCount = 2
+	orders.Postgres.SynchronousMode = config.SyncQuorum
 	orders.HAProxy.CheckInterval = "1.5s" // HAProxy gets 1500ms
 	orders.Consul.Gossip = config.Gossip{ProbeInterval: "1s", ProbeTimeout: "500ms", SuspicionMult: 4}
 	orders.TLS.Algorithm = "RSA"
@@ -120,7 +120,7 @@ func stacks(t *testing.T) []*stack {
 // containerPaths is the test-only substitution: each container path prefix a
 // rendered file names is moved under a temporary root, so the validators find
 // the files where the config says they are. Nothing else in a file changes.
-// /usr/lib/postgresql/15/bin is not moved: postgresql-15 installs it.
+// /usr/lib/postgresql/17/bin is not moved: the Patroni image has it.
 var containerPaths = []string{
 	templates.UploadRoot,             // /etc/postgres-ha
 	templates.RuntimeRoot,            // /run/postgres-ha
@@ -198,9 +198,71 @@ func need(t *testing.T, tool, install string) string {
 const (
 	installDeps  = "scripts/install-deps"
 	buildConsul  = "scripts/build-consul"
-	pgBin        = "/usr/lib/postgresql/15/bin"
 	consulWanted = "v1.16.1"
 )
+
+var pgBin = templates.MustPath("pgBin")
+
+// image is a lab image (scripts/lab-images) a validator runs its tool in, so
+// that the tool is the version the cluster runs (Debian 13's PostgreSQL 17,
+// Patroni 4.0.7, HAProxy 3.0, python3), not whatever the host has.
+type image string
+
+const (
+	patroniImage image = "postgres-ha/patroni:lab"
+	haproxyImage image = "postgres-ha/haproxy:3.0"
+)
+
+var (
+	imagesMu      sync.Mutex
+	imagesPresent = map[image]error{}
+)
+
+// need skips the test when the image is missing (fails it under CI=true),
+// with the step that builds it.
+func (im image) need(t *testing.T) {
+	t.Helper()
+	imagesMu.Lock()
+	err, seen := imagesPresent[im]
+	if !seen {
+		if out, e := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", string(im)).CombinedOutput(); e != nil {
+			err = fmt.Errorf("image %s: %v: %s", im, e, bytes.TrimSpace(out))
+		}
+		imagesPresent[im] = err
+	}
+	imagesMu.Unlock()
+	if err != nil {
+		msg := fmt.Sprintf("%v; run scripts/lab-images", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+// args is the docker command line that runs name in the image: on the
+// host's network, as user (the image's default when empty), with the
+// temporary directory mounted at the same path (the tests' roots live
+// there), and env passed by name so no value is on a command line.
+func (im image) args(user string, env []string, name string, args ...string) []string {
+	tmp := os.TempDir()
+	a := []string{"run", "--rm", "--network", "host", "-v", tmp + ":" + tmp, "--entrypoint", name}
+	if user != "" {
+		a = append(a, "--user", user)
+	}
+	for _, e := range env {
+		k, _, _ := strings.Cut(e, "=")
+		a = append(a, "--env", k)
+	}
+	return append(append(a, string(im)), args...)
+}
+
+// run runs name in the image and returns how it ended.
+func (im image) run(t *testing.T, user string, env []string, name string, args ...string) result {
+	t.Helper()
+	im.need(t)
+	return run(t, env, "docker", im.args(user, env, name, args...)...)
+}
 
 // repoRoot is the directory holding go.mod.
 func repoRoot(t *testing.T) string {
@@ -316,8 +378,9 @@ func replaceOnce(t *testing.T, s, old, new string) string {
 	return strings.Replace(s, old, new, 1)
 }
 
-// pgUser is who runs PostgreSQL: the current user, or postgres under root
-// (PostgreSQL refuses to run as root).
+// pgUser is who runs PostgreSQL in the Patroni image: its postgres user
+// (uid and gid 999) when the tests run as root, else the current user, who
+// owns the test's files (PostgreSQL refuses to run as root).
 type pgUser struct {
 	asRoot   bool
 	uid, gid int
@@ -328,24 +391,11 @@ func postgresUser(t *testing.T) pgUser {
 	if os.Geteuid() != 0 {
 		return pgUser{uid: os.Geteuid(), gid: os.Getegid()}
 	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		t.Fatalf("running as root and there is no postgres user to run PostgreSQL as (%v); run %s", err, installDeps)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	need(t, "setpriv", installDeps)
-	return pgUser{asRoot: true, uid: uid, gid: gid}
+	return pgUser{asRoot: true, uid: 999, gid: 999}
 }
 
-// command runs name as the PostgreSQL user.
-func (u pgUser) command(name string, args ...string) (string, []string) {
-	if !u.asRoot {
-		return name, args
-	}
-	return "setpriv", append([]string{"--reuid=" + strconv.Itoa(u.uid), "--regid=" + strconv.Itoa(u.gid),
-		"--init-groups", "--", name}, args...)
-}
+// docker is the --user value for the image.
+func (u pgUser) docker() string { return fmt.Sprintf("%d:%d", u.uid, u.gid) }
 
 // chownTree gives dir and everything below it to the PostgreSQL user and
 // opens the directories above it for traversal.

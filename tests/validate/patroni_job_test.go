@@ -12,7 +12,6 @@ import (
 // the interpreter of the Patroni image.
 func patchFor(t *testing.T, current, desired any) map[string]any {
 	t.Helper()
-	py := need(t, "python3", installDeps)
 	script, err := templates.PatroniJobScript()
 	if err != nil {
 		t.Fatal(err)
@@ -22,7 +21,7 @@ func patchFor(t *testing.T, current, desired any) map[string]any {
 	mustWrite(t, path, script, 0o644)
 	in, _ := json.Marshal([]any{current, desired})
 	mustWrite(t, filepath.Join(dir, "in.json"), string(in), 0o644)
-	r := run(t, nil, py, "-c", `import importlib.util, json, sys
+	r := patroniImage.run(t, "", nil, "python3", "-c", `import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("job", sys.argv[1])
 job = importlib.util.module_from_spec(spec); spec.loader.exec_module(job)
 current, desired = json.load(open(sys.argv[2]))
@@ -95,14 +94,13 @@ func TestPatroniJobPatch(t *testing.T) {
 
 // The job program compiles under the Patroni image's python3.
 func TestPatroniJobCompiles(t *testing.T) {
-	py := need(t, "python3", installDeps)
 	script, err := templates.PatroniJobScript()
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "patroni-job.py")
 	mustWrite(t, path, script, 0o644)
-	if r := run(t, nil, py, "-m", "py_compile", path); r.code != 0 {
+	if r := patroniImage.run(t, "", nil, "python3", "-m", "py_compile", path); r.code != 0 {
 		t.Fatalf("py_compile:\n%s", r)
 	}
 }

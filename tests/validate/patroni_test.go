@@ -58,7 +58,7 @@ func parsePatroni(t *testing.T, content string) patroniYML {
 }
 
 // reachable makes hostport accept TCP connections for the test, unless
-// something already listens there. Patroni 3.0.2's validator connects to
+// something already listens there. Patroni's validator connects to
 // consul.host and rejects the file if nothing answers; in a container the
 // node's Consul agent sidecar answers there.
 func reachable(t *testing.T, hostport string) {
@@ -109,8 +109,6 @@ func patroniSetup(t *testing.T) {
 // node i's patroni.yml.
 func patroniCheck(t *testing.T, s *stack, i int, content string) result {
 	t.Helper()
-	bin := need(t, "patroni", installDeps)
-	need(t, pgBin+"/postgres", installDeps)
 	leaf, err := s.pki.Leaf("node-" + s.cfg.NodeName(i))
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +120,7 @@ func patroniCheck(t *testing.T, s *stack, i int, content string) result {
 	root.write(t, templates.MustPath("postBootstrap"), []byte(s.file(t, "patroni/post-bootstrap.sh")), 0o644)
 	root.mkdir(t, templates.MustPath("pgSocket"))
 	path := root.write(t, templates.MustPath("patroniConfig"), []byte(root.rewrite(content)), 0o600)
-	return run(t, nil, bin, "--validate-config", path)
+	return patroniImage.run(t, "", nil, "patroni", "--validate-config", path)
 }
 
 func TestPatroniAcceptsRenderedConfig(t *testing.T) {
@@ -146,7 +144,7 @@ func TestPatroniRejectsBrokenConfig(t *testing.T) {
 	s := stacks(t)[0]
 	cfg := s.file(t, s.cfg.NodeName(1)+"/patroni.yml")
 	loopWait := fmt.Sprintf(`"loop_wait":%d`, config.Defaults().Postgres.LoopWait)
-	// Patroni 3.0.2's schema checks the type of bootstrap.dcs timings, not
+	// Patroni's schema checks the type of bootstrap.dcs timings, not
 	// their range: loop_wait: -1 passes it (config.Validate catches that).
 	cases := []struct {
 		name   string
@@ -155,8 +153,10 @@ func TestPatroniRejectsBrokenConfig(t *testing.T) {
 	}{
 		{"loop_wait of the wrong type", replaceOnce(t, cfg, loopWait, `"loop_wait":"five"`),
 			[]string{"bootstrap.dcs.loop_wait"}},
-		// The field-notes trap: an unquoted off is a YAML boolean.
-		{"watchdog mode unquoted", replaceOnce(t, cfg, `mode: "off"`, "mode: off"), []string{"watchdog.mode"}},
+		// The field-notes trap, an unquoted off (a YAML boolean), was an
+		// error in Patroni 3.0.2; Patroni 4 reads false as off. An unknown
+		// mode is still refused.
+		{"watchdog mode unknown", replaceOnce(t, cfg, `mode: "off"`, `mode: "sometimes"`), []string{"watchdog.mode"}},
 		{"connect_address on loopback", replaceOnce(t, cfg, fmt.Sprintf("connect_address: %q", s.cfg.NodeName(1)+":5432"), `connect_address: "127.0.0.1:5432"`),
 			[]string{"postgresql.connect_address"}},
 		{"tag of the wrong type", replaceOnce(t, cfg, "nofailover: false", `nofailover: "no"`), []string{"tags.nofailover"}},

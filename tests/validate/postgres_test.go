@@ -9,20 +9,23 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postgres-ha/postgres-ha/templates"
 )
 
-// pgServer is a real PostgreSQL 15 started from a rendered patroni.yml.
+// pgServer is a real PostgreSQL started from a rendered patroni.yml, in a
+// container of the Patroni image on the host's network.
 type pgServer struct {
-	port     int
-	data     string
-	conf     string // the file holding the rendered parameters
-	nParams  int
-	ca       string
-	user     string
-	password string
-	socket   string
+	container string
+	port      int
+	data      string
+	conf      string // the file holding the rendered parameters
+	nParams   int
+	ca        string
+	user      string
+	password  string
+	socket    string
 }
 
 // conninfo is a libpq connection string to the server over TCP on
@@ -32,12 +35,24 @@ func (p *pgServer) conninfo(host, extra string) string {
 		host, p.port, p.user, p.ca, extra)
 }
 
-// psql runs one query and returns how it ended.
+// psql runs one query with the image's psql (the cluster's libpq) in the
+// server's container and returns how it ended.
 func (p *pgServer) psql(t *testing.T, password, conninfo, query string) result {
 	t.Helper()
 	env := []string{"PGPASSWORD=" + password, "PGPASSFILE=/nonexistent", "PGSERVICEFILE=/nonexistent",
 		"PGSYSCONFDIR=/nonexistent", "PGOPTIONS=", "PGSSLMODE=", "PGHOST=", "PGDATABASE="}
-	return run(t, env, pgBin+"/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", query)
+	return p.exec(t, env, pgBin+"/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", query)
+}
+
+// exec runs a command in the server's container, env passed by name.
+func (p *pgServer) exec(t *testing.T, env []string, name string, args ...string) result {
+	t.Helper()
+	a := []string{"exec"}
+	for _, e := range env {
+		k, _, _ := strings.Cut(e, "=")
+		a = append(a, "--env", k)
+	}
+	return run(t, env, "docker", append(append(a, p.container, name), args...)...)
 }
 
 // query runs a query that must succeed and returns its trimmed output.
@@ -100,9 +115,7 @@ func initdbArgs(t *testing.T, items []any) []string {
 // differ from the rendered file, so that several can run on one host.
 func startPostgres(t *testing.T, s *stack, i int) (*pgServer, patroniYML, rooted) {
 	t.Helper()
-	need(t, pgBin+"/initdb", installDeps)
-	need(t, pgBin+"/pg_ctl", installDeps)
-	need(t, pgBin+"/psql", installDeps)
+	patroniImage.need(t)
 	u := postgresUser(t)
 
 	root := newRoot(t)
@@ -132,9 +145,8 @@ func startPostgres(t *testing.T, s *stack, i int) (*pgServer, patroniYML, rooted
 	u.chownTree(t, root.dir)
 
 	env := []string{"LC_ALL=C.UTF-8", "LANG=C.UTF-8", "TZ=UTC"}
-	name, args := u.command(pgBin+"/initdb", append([]string{"-D", data, "--username=" + su.Username, "--pwfile=" + pwfile},
-		initdbArgs(t, p.Bootstrap.InitDB)...)...)
-	if r := run(t, env, name, args...); r.code != 0 {
+	if r := patroniImage.run(t, u.docker(), env, pgBin+"/initdb", append([]string{"-D", data, "--username=" + su.Username, "--pwfile=" + pwfile},
+		initdbArgs(t, p.Bootstrap.InitDB)...)...); r.code != 0 {
 		t.Fatalf("initdb with the rendered bootstrap.initdb options failed:\n%s", r)
 	}
 
@@ -184,19 +196,28 @@ func startPostgres(t *testing.T, s *stack, i int) (*pgServer, patroniYML, rooted
 	main.Close()
 	u.chownTree(t, root.dir)
 
-	log := filepath.Join(root.dir, "postgres.log")
-	name, args = u.command(pgBin+"/pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "start")
-	r := run(t, env, name, args...)
-	t.Cleanup(func() {
-		name, args := u.command(pgBin+"/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-		run(t, env, name, args...)
-	})
-	if r.code != 0 {
-		b, _ := os.ReadFile(log)
-		t.Fatalf("PostgreSQL did not start with the rendered parameters:\n%s\n--- postgres.log\n%s", r, b)
+	// The server runs detached, in the foreground of its container, until
+	// the test ends; it is ready when pg_isready says so.
+	name := fmt.Sprintf("pgha-validate-%d-%d", os.Getpid(), port)
+	a := append([]string{"run", "--detach", "--name", name, "--label", "postgres-ha.validate=1"},
+		patroniImage.args(u.docker(), env, pgBin+"/postgres", "-D", data)[1:]...)
+	if r := run(t, env, "docker", a...); r.code != 0 {
+		t.Fatalf("starting PostgreSQL:\n%s", r)
 	}
-	return &pgServer{port: port, data: data, conf: confFile, nParams: len(keys), ca: ca,
-		user: su.Username, password: su.Password, socket: socket}, p, root
+	t.Cleanup(func() { run(t, nil, "docker", "rm", "--force", name) })
+	srv := &pgServer{container: name, port: port, data: data, conf: confFile, nParams: len(keys), ca: ca,
+		user: su.Username, password: su.Password, socket: socket}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		r := srv.exec(t, nil, pgBin+"/pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(port))
+		if r.code == 0 {
+			break
+		}
+		if time.Now().After(deadline) || r.code > 2 {
+			logs := run(t, nil, "docker", "logs", name)
+			t.Fatalf("PostgreSQL did not start with the rendered parameters:\n%s\n--- its log\n%s", r, logs.output())
+		}
+	}
+	return srv, p, root
 }
 
 func mustWrite(t *testing.T, path, content string, mode os.FileMode) {
@@ -266,7 +287,7 @@ func TestPostgresRunsRenderedConfig(t *testing.T) {
 					[]byte(root.rewrite(s.file(t, "patroni/post-bootstrap.sh"))), 0o644)
 				// Patroni passes its superuser connection string as $1.
 				dsn := fmt.Sprintf("host=%s port=%d user=%s dbname=postgres", pg.socket, pg.port, pg.user)
-				r := run(t, []string{"PATH=" + pgBin + ":" + os.Getenv("PATH"), "PGPASSWORD=" + pg.password,
+				r := pg.exec(t, []string{"PATH=" + pgBin + ":/usr/bin:/bin", "PGPASSWORD=" + pg.password,
 					"PGPASSFILE=/nonexistent", "PGOPTIONS=-c synchronous_commit=local -c statement_timeout=0"},
 					"/bin/sh", script, dsn)
 				if r.code != 0 {
@@ -289,7 +310,7 @@ func TestPostgresRunsRenderedConfig(t *testing.T) {
 				}
 			})
 			if !t.Failed() {
-				checked.add("postgres 15 (node 1)", s.name)
+				checked.add("postgres 17 (node 1)", s.name)
 			}
 		})
 	}
