@@ -90,12 +90,11 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 	if c.PMM.On() {
 		pmm, err = components.NewPMMServer(ctx, name, &components.PMMServerArgs{
 			Config: c, Runtime: rt, Image: images.PMMServer, CACert: pki.CACert, Leaf: pki.Leaves["pmm"],
-			AdminPassword: secrets.PMMAdminPassword,
+			AdminPassword: secrets.PMMAdminPassword, JobImage: images.Patroni,
 		})
 		if err != nil {
 			return fmt.Errorf("creating PMM server: %w", err)
 		}
-		nodeDeps = append(nodeDeps, pmm.Container)
 	}
 
 	// The Patroni jobs: hand-over before a node's containers are replaced,
@@ -118,7 +117,7 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 			Config: c, Runtime: rt, Index: i,
 			PatroniImage: images.Patroni, ConsulImage: images.Consul, PMMClientImage: images.PMMClient,
 			CACert: pki.CACert, NodeLeaf: pki.Leaves["node-"+n], AgentLeaf: pki.Leaves["consul-"+n],
-			Values: secrets.ValuesFor([]string{"agent-" + n, "patroni-" + n}, []string{n}), HandOver: jobs,
+			Values: secrets.ValuesFor([]string{"agent-" + n, "patroni-" + n}, []string{n}), HandOver: jobs, PMM: pmm,
 		}, pulumi.DependsOn(previous))
 		if err != nil {
 			return fmt.Errorf("creating postgres node %d: %w", i, err)
@@ -126,10 +125,9 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 		// Depend on the containers, not the component: DependsOn a component
 		// expands to the children registered so far, and those register
 		// asynchronously, so a dependent would miss some of them at random.
+		// Not on the pmm-client: it waits for PMM's token, and the cluster
+		// must not wait for PMM.
 		containers := []pulumi.Resource{node.Patroni, node.Agent}
-		if node.PMM != nil {
-			containers = append(containers, node.PMM)
-		}
 		nodes = append(nodes, containers...)
 		previous = append(slices.Clone(nodeDeps), containers...)
 	}

@@ -29,6 +29,9 @@ type PostgresNodeArgs struct {
 	// HandOver, when set, runs the node's hand-over job before its
 	// containers are created or replaced (nil while the cluster is stopped).
 	HandOver *PatroniJobArgs
+	// PMM is the PMM server the node's pmm-client registers with (nil when
+	// PMM is off).
+	PMM *PMMServer
 }
 
 // PostgresNode is one Patroni/PostgreSQL container with its PGDATA volume,
@@ -193,11 +196,17 @@ func NewPostgresNode(ctx *pulumi.Context, name string, args *PostgresNodeArgs, o
 	return n, nil
 }
 
-// newPMMClient is the node's pmm-client sidecar: pmm-agent configured from an
-// uploaded file (server credentials), registering PostgreSQL and Patroni.
+// newPMMClient is the node's pmm-client sidecar (PMM 3): pmm-agent set up
+// from environment settings and an uploaded config with no credential, the
+// service-account token read from the PMM job's volume at start and handed
+// to pmm-agent in its environment only (not the container's), then
+// registering PostgreSQL. It starts after the job has written the token.
 func newPMMClient(ctx *pulumi.Context, c config.Config, args *PostgresNodeArgs, netns pulumi.StringOutput, opts ...pulumi.ResourceOption) (*docker.Container, error) {
 	i := args.Index
-	agentYAML := render(args.Values, func(v valuesT) (string, error) { return templates.PMMAgentFile(c, i, v) })
+	agentYAML, err := templates.PMMAgentFile(c, i)
+	if err != nil {
+		return nil, err
+	}
 	register, err := templates.PMMRegisterFile(c, i)
 	if err != nil {
 		return nil, err
@@ -207,22 +216,34 @@ func newPMMClient(ctx *pulumi.Context, c config.Config, args *PostgresNodeArgs, 
 		Name:        pulumi.String(c.PMMClientContainer(i)),
 		Image:       args.PMMClientImage,
 		NetworkMode: netns,
+		Entrypoints: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(
+			`IFS= read -r PMM_AGENT_SERVER_PASSWORD < ` + templates.MustPath("pmmToken") +
+				` && export PMM_AGENT_SERVER_PASSWORD && exec /usr/local/percona/pmm/bin/pmm-agent-entrypoint`)},
 		Envs: pulumi.StringArray{
 			pulumi.String("PMM_AGENT_CONFIG_FILE=" + templates.MustPath("pmmClientConfig")),
+			pulumi.String(fmt.Sprintf("PMM_AGENT_SERVER_ADDRESS=%s:%d", c.PMMName(), templates.PMMServerPort)),
+			pulumi.String("PMM_AGENT_SERVER_USERNAME=service_token"),
 			pulumi.String("PMM_AGENT_SETUP=1"),
 			pulumi.String("PMM_AGENT_SETUP_FORCE=1"),
 			pulumi.String("PMM_AGENT_SETUP_NODE_NAME=" + c.NodeName(i)),
 			pulumi.String("PMM_AGENT_PRERUN_FILE=" + templates.MustPath("pmmClientRegister")),
 		},
 		Uploads: uploads(
-			private(templates.MustPath("pmmClientConfig"), agentYAML),
+			private(templates.MustPath("pmmClientConfig"), pulumi.String(agentYAML).ToStringOutput()),
 			public(templates.MustPath("pmmClientRegister"), pulumi.String(register)),
 			public(templates.MustPath("pmmClientCA"), args.CACert),
 			private(templates.MustPath("pmmClientDBPassword"), pw),
 		),
-		// Root inside the sidecar reads the root-only uploads.
+		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
+			VolumeName: args.PMM.TokenVolume, ContainerPath: pulumi.String(templates.MustPath("pmmTokenDir")),
+			ReadOnly: pulumi.Bool(true),
+		}},
+		// Root inside the sidecar reads the root-only uploads and the token.
 		User:   pulumi.String("0"),
 		Labels: containerLabels(c.Cluster.Name, "pmm-client"),
+	}
+	if args.PMM.TokenJob != nil {
+		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{args.PMM.TokenJob}))
 	}
 	return args.Runtime.container(ctx, c.PMMClientContainer(i), a, opts...)
 }

@@ -69,8 +69,8 @@ func (c *Config) ApplyDefaults() {
 	str(&i.Patroni, "postgres-ha/patroni:4.0.7-pg17")
 	str(&i.Consul, "hashicorp/consul:1.16.1")
 	str(&i.HAProxy, "haproxy:3.0")
-	str(&i.PMMServer, "percona/pmm-server:2")
-	str(&i.PMMClient, "percona/pmm-client:2")
+	str(&i.PMMServer, "percona/pmm-server:3")
+	str(&i.PMMClient, "percona/pmm-client:3")
 }
 
 func str(p *string, v string) {

@@ -29,6 +29,10 @@ func (c Config) HAProxyName() string { return c.Cluster.Name + "-haproxy" }
 // PMMName is the PMM server's container and host name.
 func (c Config) PMMName() string { return c.Cluster.Name + "-pmm" }
 
+// PMMTokenJobName is the one-shot container that gets the pmm-clients'
+// service-account token from the PMM server.
+func (c Config) PMMTokenJobName() string { return c.Cluster.Name + "-pmm-token" }
+
 // ACLJobName is the one-shot container that creates Consul ACL policies and tokens.
 func (c Config) ACLJobName() string { return c.Cluster.Name + "-consul-acl" }
 

@@ -36,7 +36,7 @@ func All(c config.Config, v Values) ([]File, error) {
 			return nil, err
 		}
 		if c.PMM.On() {
-			s, err = PMMAgentFile(c, i, v)
+			s, err = PMMAgentFile(c, i)
 			if err := add(c.PMMClientContainer(i)+"/pmm-agent.yaml", s, err); err != nil {
 				return nil, err
 			}
@@ -65,6 +65,12 @@ func All(c config.Config, v Values) ([]File, error) {
 	s, err = HandOverSettings(c)
 	if err := add(c.HandOverJobName(1)+"/settings.json", s, err); err != nil {
 		return nil, err
+	}
+	if c.PMM.On() {
+		s, err = PMMTokenSettings(c)
+		if err := add(c.PMMTokenJobName()+"/settings.json", s, err); err != nil {
+			return nil, err
+		}
 	}
 	policies, err := PolicyFiles(c)
 	if err != nil {

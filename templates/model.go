@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -244,11 +245,45 @@ func haproxyTime(d string) string {
 	return fmt.Sprintf("%dms", v.Milliseconds())
 }
 
-// PMMAgentFile renders node i's pmm-agent.yaml.
-func PMMAgentFile(c config.Config, i int, v Values) (string, error) {
+// PMMServerPort is where PMM 3's server listens for HTTPS inside its
+// container (PMM 2 listened on 443); ports.pmm publishes it.
+const PMMServerPort = 8443
+
+// PMMAgentFile renders node i's pmm-agent.yaml. It holds no credential:
+// PMM 3 clients register with the service-account token the PMM job keeps
+// in the token volume, which the sidecar hands pmm-agent at start.
+func PMMAgentFile(c config.Config, i int) (string, error) {
 	return Render(PMMAgentConfig, map[string]any{
-		"Cluster": c.Cluster.Name, "Node": c.NodeName(i), "Server": c.PMMName(), "AdminPassword": v.PMMAdminPassword,
+		"Cluster": c.Cluster.Name, "Node": c.NodeName(i), "Server": fmt.Sprintf("%s:%d", c.PMMName(), PMMServerPort),
 	})
+}
+
+// PMMToken is the PMM job's settings.json (no secret in it).
+type PMMToken struct {
+	Server         string `json:"server"`
+	Port           int    `json:"port"`
+	ServiceAccount string `json:"serviceAccount"`
+	TokenFile      string `json:"tokenFile"`
+	TokenUID       int    `json:"tokenUid"`
+	TimeoutSeconds int    `json:"timeoutSeconds"`
+}
+
+// PMMTokenSettings renders the PMM job's settings.json. The pmm-client
+// sidecars run as root, so the token file is root's; PMM's first start
+// takes minutes, hence at least 10 minutes to wait for it.
+func PMMTokenSettings(c config.Config) (string, error) {
+	b, err := json.MarshalIndent(PMMToken{
+		Server: c.PMMName(), Port: PMMServerPort, ServiceAccount: c.Cluster.Name + "-pmm-clients",
+		TokenFile: MustPath("pmmToken"), TokenUID: 0, TimeoutSeconds: max(600, c.Postgres.WaitTimeoutSeconds),
+	}, "", "  ")
+	return string(b) + "\n", err
+}
+
+// PMMTokenScript is the PMM job's Python program (run from the Patroni
+// image, which has python3).
+func PMMTokenScript() (string, error) {
+	b, err := files.ReadFile(PMMTokenProgram)
+	return string(b), err
 }
 
 // PMMRegisterFile renders node i's PMM registration script.

@@ -41,6 +41,10 @@ var paths = map[string]string{
 	"haproxyConfig": UploadRoot + "/haproxy/haproxy.cfg",
 	"haproxyCA":     UploadRoot + "/tls/ca.crt",
 	"haproxyPEM":    UploadRoot + "/tls/haproxy.pem",
+	// The PMM job, and the clients' token it keeps in the token volume.
+	"pmmJobDir":   UploadRoot + "/pmm-token",
+	"pmmTokenDir": "/var/lib/postgres-ha/pmm-token",
+	"pmmToken":    "/var/lib/postgres-ha/pmm-token/client-token",
 	// PMM client sidecar.
 	"pmmClientConfig":     UploadRoot + "/pmm/pmm-agent.yaml",
 	"pmmClientRegister":   UploadRoot + "/pmm/register.sh",

@@ -32,9 +32,11 @@ const (
 	PostBootstrap = "patroni/post-bootstrap.sh.tmpl"
 	// PatroniJobProgram is a plain file, not a template.
 	PatroniJobProgram = "patroni/patroni-job.py"
-	HAProxyConfig     = "haproxy/haproxy.cfg.tmpl"
-	PMMAgentConfig    = "pmm/pmm-agent.yaml.tmpl"
-	PMMRegister       = "pmm/register.sh.tmpl"
+	// PMMTokenProgram is the PMM job's program, a plain file too.
+	PMMTokenProgram = "pmm/pmm-token.py"
+	HAProxyConfig   = "haproxy/haproxy.cfg.tmpl"
+	PMMAgentConfig  = "pmm/pmm-agent.yaml.tmpl"
+	PMMRegister     = "pmm/register.sh.tmpl"
 )
 
 var parsed = template.Must(template.New("").Funcs(template.FuncMap{

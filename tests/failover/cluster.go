@@ -359,9 +359,9 @@ func (c *Cluster) WaitFull(ctx context.Context, timeout time.Duration) (string, 
 
 // DynamicConfig is Patroni's GET /config (the parts the suite reads).
 type DynamicConfig struct {
-	TTL             int  `json:"ttl"`
-	LoopWait        int  `json:"loop_wait"`
-	RetryTimeout    int  `json:"retry_timeout"`
+	TTL             int         `json:"ttl"`
+	LoopWait        int         `json:"loop_wait"`
+	RetryTimeout    int         `json:"retry_timeout"`
 	SynchronousMode SyncSetting `json:"synchronous_mode"`
 	FailsafeMode    bool        `json:"failsafe_mode"`
 }

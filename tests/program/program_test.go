@@ -50,12 +50,12 @@ func expectedCounts(t testing.TB, c config.Config) map[string]int {
 	consulNodes := s + n // a stable node_id UUID each
 
 	want := map[string]int{
-		// Servers, the ACL and patroni-config jobs and a hand-over job per
-		// node (only when running), per node Patroni + Consul agent +
+		// Servers, the ACL, patroni-config and PMM jobs and a hand-over job
+		// per node (only when running), per node Patroni + Consul agent +
 		// pmm-client, HAProxy, the PMM server.
-		tContainer: s + running*(2+n) + n*(1+1+pmm) + 1 + pmm,
-		// Consul server data, PGDATA per node, PMM data.
-		tVolume:  s + n + pmm,
+		tContainer: s + running*(2+n+pmm) + n*(1+1+pmm) + 1 + pmm,
+		// Consul server data, PGDATA per node, PMM data and the clients' token.
+		tVolume:  s + n + 2*pmm,
 		tNetwork: 1,
 		// The Patroni image is built; Consul, HAProxy and PMM's two are pulled.
 		tImage:       1,
@@ -255,6 +255,9 @@ func rolesOf(c config.Config) map[string]string {
 	}
 	if c.PMM.On() {
 		want[c.PMMName()] = "pmm-server"
+		if c.Cluster.IsRunning() {
+			want[c.PMMTokenJobName()] = "pmm-token"
+		}
 	}
 	for i := 1; i <= c.Consul.Servers; i++ {
 		want[c.ServerName(i)] = "consul-server"
@@ -326,9 +329,10 @@ func checkImages(t *testing.T, r *result) {
 		"consul-agent":  remote(cfg.Images.Consul),
 		"consul-acl":    remote(cfg.Images.Consul),
 		"haproxy":       remote(cfg.Images.HAProxy),
-		// The Patroni jobs run python3 from the Patroni image.
+		// The Patroni and PMM jobs run python3 from the Patroni image.
 		"patroni-config": tag,
 		"hand-over":      tag,
+		"pmm-token":      tag,
 	}
 	if cfg.PMM.On() {
 		want["pmm-server"] = remote(cfg.Images.PMMServer)
@@ -460,6 +464,8 @@ func checkCertificates(t *testing.T, r *result) {
 			files["/srv/nginx/certificate.key"] = want{key(leaf), true}
 		case "pmm-client":
 			files["/etc/postgres-ha/tls/ca.crt"] = want{ca, false}
+		case "pmm-token":
+			files["/etc/postgres-ha/pmm-token/ca.crt"] = want{ca, false}
 		case "patroni-config", "hand-over":
 			files["/etc/postgres-ha/patroni-config/ca.crt"] = want{ca, false}
 			files["/etc/postgres-ha/patroni-config/client.crt"] = want{cert(leaf), false}
@@ -478,7 +484,8 @@ func checkCertificates(t *testing.T, r *result) {
 				t.Errorf("%s: %s is not the expected PEM (leaf %q)", c.name, path, leaf)
 			case u.secret != w.secret:
 				t.Errorf("%s: %s secret=%v, want %v", c.name, path, u.secret, w.secret)
-			case w.secret && u.mode != "0600":
+			case w.secret && u.mode != "0600" && !(c.role == "pmm-server" && u.mode == "0640"):
+				// PMM 3's nginx reads its key as uid 1000, gid 0.
 				t.Errorf("%s: private key %s has mode %q, want 0600", c.name, path, u.mode)
 			}
 		}
@@ -600,7 +607,7 @@ func TestPublishedPorts(t *testing.T) {
 				cfg.ServerName(1): {{8501, p.ConsulUI, ip}},
 			}
 			if cfg.PMM.On() {
-				want[cfg.PMMName()] = []port{{443, p.PMM, ip}}
+				want[cfg.PMMName()] = []port{{8443, p.PMM, ip}}
 			}
 			published := map[int]string{}
 			for _, c := range r.containers() {
@@ -660,6 +667,10 @@ func TestStartOrder(t *testing.T) {
 		t.Errorf("ACL job registered before its component")
 	}
 	pmm := r.container(t, cfg.PMMName())
+	token := r.container(t, cfg.PMMTokenJobName())
+	if !slices.Contains(token.Deps, pmm.URN) {
+		t.Errorf("the PMM job does not depend on the PMM server")
+	}
 
 	var nodeChildren []string
 	for i := 1; i <= cfg.Postgres.Nodes; i++ {
@@ -668,10 +679,18 @@ func TestStartOrder(t *testing.T) {
 		if comp == nil || comp.Type != compPkg+"PostgresNode" {
 			t.Fatalf("%s: parent %s is not a PostgresNode", patroni.name, patroni.Parent)
 		}
-		for _, dep := range append([]string{acl.URN, pmm.URN}, servers...) {
+		for _, dep := range append([]string{acl.URN}, servers...) {
 			if !slices.Contains(comp.Deps, dep) {
 				t.Errorf("PostgresNode %s does not depend on %s", comp.Name, dep)
 			}
+		}
+		// The cluster does not wait for PMM; a pmm-client waits for the
+		// token the PMM job gets once the server is ready.
+		if slices.Contains(comp.Deps, pmm.URN) {
+			t.Errorf("PostgresNode %s depends on the PMM server", comp.Name)
+		}
+		if client := r.container(t, cfg.PMMClientContainer(i)); !slices.Contains(client.Deps, token.URN) {
+			t.Errorf("%s does not depend on the PMM job %s", client.name, token.name)
 		}
 		if acl.Seq > comp.Seq || comp.Seq > patroni.Seq {
 			t.Errorf("%s: registration order ACL job %d, node component %d, Patroni %d; want increasing",
@@ -683,10 +702,9 @@ func TestStartOrder(t *testing.T) {
 				t.Errorf("%s registered before its Patroni container", sidecar)
 			}
 		}
-		nodeChildren = append(nodeChildren, patroni.URN, r.container(t, cfg.AgentContainer(i)).URN,
-			r.container(t, cfg.PMMClientContainer(i)).URN)
+		nodeChildren = append(nodeChildren, patroni.URN, r.container(t, cfg.AgentContainer(i)).URN)
 	}
-	// HAProxy comes after every node container. (Depending on the
+	// HAProxy comes after every node's Patroni and agent. (Depending on the
 	// PostgresNode components instead would pick up only the children
 	// registered so far, a different set on each run.)
 	h := r.container(t, cfg.HAProxyName())
@@ -912,7 +930,7 @@ func TestStopped(t *testing.T) {
 	for i := 1; i <= r.cfg.Postgres.Nodes; i++ {
 		want = append(want, r.cfg.NodeName(i)+"-data")
 	}
-	want = append(want, r.cfg.PMMName()+"-data")
+	want = append(want, r.cfg.PMMName()+"-data", r.cfg.PMMName()+"-token")
 	slices.Sort(want)
 	if !slices.Equal(vols, want) {
 		t.Errorf("volumes %v, want %v", vols, want)
@@ -934,7 +952,7 @@ func TestStopped(t *testing.T) {
 
 // oneShot reports whether c is one of the jobs `up` runs to completion.
 func oneShot(c container) bool {
-	return c.role == "consul-acl" || c.role == "patroni-config" || c.role == "hand-over"
+	return c.role == "consul-acl" || c.role == "patroni-config" || c.role == "hand-over" || c.role == "pmm-token"
 }
 
 // 10. Registration cost by cluster size.

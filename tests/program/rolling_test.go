@@ -117,9 +117,10 @@ func TestRollingChain(t *testing.T) {
 				t.Errorf("server %s does not wait for %s", s.name, prev.name)
 			}
 		}
+		// The chain is Patroni and the agent: the pmm-client waits for
+		// PMM's token, and no node waits for it.
 		containersOf := func(i int) []string {
-			return []string{r.container(t, cfg.NodeName(i)).URN, r.container(t, cfg.AgentContainer(i)).URN,
-				r.container(t, cfg.PMMClientContainer(i)).URN}
+			return []string{r.container(t, cfg.NodeName(i)).URN, r.container(t, cfg.AgentContainer(i)).URN}
 		}
 		var all []string
 		for k, i := range order {
@@ -131,6 +132,11 @@ func TestRollingChain(t *testing.T) {
 					if got := slices.Contains(comp.Deps, u); got != want {
 						t.Errorf("leader %d: node %d depends on %s: %v, want %v (order %v)", leader, i, u, got, want, order)
 					}
+				}
+			}
+			for j := 1; j <= cfg.Postgres.Nodes; j++ {
+				if u := r.container(t, cfg.PMMClientContainer(j)).URN; slices.Contains(comp.Deps, u) {
+					t.Errorf("node %d waits for %s", i, u)
 				}
 			}
 			handOver := r.container(t, cfg.HandOverJobName(i))
@@ -247,7 +253,8 @@ func TestDependencyEdgesGrowLinearly(t *testing.T) {
 }
 
 // Every uploaded file that holds a secret is root-only (0600), but for the
-// PMM server's admin password, which PMM 2's Grafana reads as another user.
+// PMM server's two, which PMM 3 reads as uid 1000 with gid 0: root:root 0640,
+// never world-readable.
 func TestSecretUploadsAreOwnerOnly(t *testing.T) {
 	r := mustRun(t, sized(3, 3))
 	n := 0
@@ -257,11 +264,12 @@ func TestSecretUploadsAreOwnerOnly(t *testing.T) {
 				continue
 			}
 			n++
-			if c.role == "pmm-server" && path == "/srv/postgres-ha/admin-password" {
-				continue
+			want := "0600"
+			if c.role == "pmm-server" {
+				want = "0640"
 			}
-			if u.mode != "0600" {
-				t.Errorf("%s: secret %s has mode %q, want 0600", c.name, path, u.mode)
+			if u.mode != want {
+				t.Errorf("%s: secret %s has mode %q, want %s", c.name, path, u.mode, want)
 			}
 		}
 	}
