@@ -48,6 +48,16 @@ mkdir -p "$SOCKET_DIR"
 chown "$PG_USER:$PG_USER" "$SOCKET_DIR"
 chmod 2775 "$SOCKET_DIR"
 
+# A data directory of another PostgreSQL major version (a stack deployed
+# with an older image) cannot be started by this one, and Patroni would
+# try to re-clone a replica over it: stop here, with what to do.
+PG_VERSION_FILE="$DATA_DIR/pgdata/PG_VERSION"
+if [ -n "${PG_MAJOR:-}" ] && [ -f "$PG_VERSION_FILE" ] && [ "$(cat "$PG_VERSION_FILE")" != "$PG_MAJOR" ]; then
+    echo "postgres-ha: $PG_VERSION_FILE says PostgreSQL $(cat "$PG_VERSION_FILE"), this image runs PostgreSQL $PG_MAJOR:" >&2
+    echo "postgres-ha: a major upgrade needs pg_upgrade or a dump and restore (README, Upgrading); nothing was changed" >&2
+    exit 78
+fi
+
 # 3. become postgres
 HOME=$(getent passwd "$PG_USER" | cut -d: -f6)
 USER=$PG_USER
