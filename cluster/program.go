@@ -48,7 +48,7 @@ func Deploy(ctx *pulumi.Context, c config.Config) error {
 		return fmt.Errorf("creating network: %w", err)
 	}
 	images, err := components.NewImages(ctx, name, &components.ImagesArgs{
-		Images: c.Images, RootDir: ctx.RootDirectory(), PMM: c.PMM.On(),
+		Images: c.Images, PMM: c.PMM.On(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating images: %w", err)

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -18,10 +17,7 @@ import (
 // ImagesArgs configures the images.
 type ImagesArgs struct {
 	Images config.Images
-	// RootDir is the project directory; the Patroni build context is
-	// templates/images/patroni below it.
-	RootDir string
-	PMM     bool
+	PMM    bool
 }
 
 // Images builds the Patroni image and resolves the others from config.
@@ -54,9 +50,12 @@ func NewImages(ctx *pulumi.Context, name string, args *ImagesArgs, opts ...pulum
 	if err != nil {
 		return nil, err
 	}
+	// The context is relative to the project directory, where the engine
+	// runs the provider: the same stack previews no change from a clone in
+	// another folder (a CI runner, a colleague's checkout).
 	build := &docker.DockerBuildArgs{
-		Context:    pulumi.String(filepath.Join(args.RootDir, PatroniContext)),
-		Dockerfile: pulumi.String(filepath.Join(args.RootDir, PatroniContext, "Dockerfile")),
+		Context:    pulumi.String(PatroniContext),
+		Dockerfile: pulumi.String(PatroniContext + "/Dockerfile"),
 		Args:       pulumi.StringMap{"BASE_IMAGE": pulumi.String(args.Images.BaseImage)},
 		// No platform: the provider builds for the host's (its Check
 		// fills linux/<arch>), so an arm64 host builds an arm64 image.

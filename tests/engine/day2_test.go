@@ -20,11 +20,12 @@ var day2Ports = map[string]int{"write": 36000, "read": 36001, "stats": 37100, "m
 // TestDay2 changes a running cluster through the real engine with a writer
 // on HAProxy's write port, as a user's `pulumi up` would:
 //   - Patroni and PostgreSQL settings (a restart-needing max_connections, a
-//     reloadable work_mem, ttl) reach every node through the patroni-config
-//     job: SHOW gives the new values on every node, only the job is
-//     replaced;
+//     reloadable work_mem, ttl, synchronous mode to quorum) reach every node
+//     through the patroni-config job: SHOW gives the new values on every
+//     node (the leader's synchronous_standby_names in ANY form), only the
+//     job is replaced;
 //   - a new Patroni image replaces the nodes one at a time, the leader last
-//     after a switchover;
+//     after a switchover to a quorum standby;
 //   - a fourth node is added (reads reach it) and removed, changing no
 //     other container;
 //   - a certificate rotation replaces servers, nodes and HAProxy one at a
@@ -52,6 +53,9 @@ func TestDay2(t *testing.T) {
 		"postgres.maxConnections":      "300",
 		"postgres.parameters.work_mem": "24MB",
 		"postgres.ttl":                 "25",
+		// Patroni 4's quorum commit; the rolls below then hand over to a
+		// quorum standby.
+		"postgres.synchronousMode": "quorum",
 	})
 	for name, b := range before {
 		if a, ok := after[name]; ok && a.ID != b.ID && name != job {
@@ -70,6 +74,16 @@ func TestDay2(t *testing.T) {
 	}
 	if cfg, err := c.Config(ctx); err != nil || cfg.TTL != 25 {
 		t.Errorf("settings: GET /config ttl %d (%v), want 25", cfg.TTL, err)
+	}
+	// Quorum commit: the leader waits for ANY 1 of its standbys.
+	var quorum []string
+	for _, node := range p.target().Nodes {
+		if got := p.psql(ctx, node, "SHOW synchronous_standby_names"); strings.HasPrefix(got, "ANY 1 (") {
+			quorum = append(quorum, node+": "+got)
+		}
+	}
+	if len(quorum) != 1 {
+		t.Errorf("settings: synchronous_standby_names in quorum form on %d nodes (%v), want the leader only", len(quorum), quorum)
 	}
 
 	// A Patroni image: every node's Patroni, agent and hand-over job and

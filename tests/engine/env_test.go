@@ -206,6 +206,32 @@ func newProject(t *testing.T, stack, clusterName string, env map[string]string) 
 	return &project{t: t, dir: dir, name: stack, cluster: clusterName, env: all, stack: s}
 }
 
+// elsewhere is the same stack (same backend, same stack files) from a
+// checkout in another folder, as a colleague or a CI runner has it.
+func (p *project) elsewhere() *project {
+	p.t.Helper()
+	dir := p.t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(p.dir, "Pulumi*.yaml"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(shared.root, "templates"), filepath.Join(dir, "templates")); err != nil {
+		p.t.Fatal(err)
+	}
+	s, err := auto.SelectStackInlineSource(p.t.Context(), p.name, "postgres-ha", cluster.Program,
+		auto.WorkDir(dir), auto.EnvVars(p.env))
+	if err != nil {
+		p.t.Fatalf("selecting stack %s from %s: %v", p.name, dir, err)
+	}
+	return &project{t: p.t, dir: dir, name: p.name, cluster: p.cluster, env: p.env, stack: s}
+}
+
 // set sets a config path under the postgres-ha namespace
 // ("cluster.name"), as `pulumi config set --path` does.
 func (p *project) set(path, value string) {

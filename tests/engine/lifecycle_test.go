@@ -76,6 +76,7 @@ func TestLifecycle(t *testing.T) {
 	p.noChanges("preview after a second up")
 	p.refresh("refresh of a running cluster")
 	p.noChanges("preview after refresh")
+	p.elsewhere().noChanges("preview from a checkout in another folder")
 
 	marker := fmt.Sprintf("engine-%d", time.Now().UnixNano())
 	p.sql(tg, "CREATE TABLE IF NOT EXISTS engine_marker (v text); INSERT INTO engine_marker VALUES ('"+marker+"')")

@@ -323,6 +323,12 @@ func checkImages(t *testing.T, r *result) {
 	if b, ok := boolean(built[0].Inputs, "skipPush"); !ok || !b {
 		t.Errorf("Patroni image: skipPush %v, want true", b)
 	}
+	// Relative to the project directory: a clone elsewhere previews no change.
+	if b, _ := field(built[0].Inputs, "build"); !b.IsObject() ||
+		str(b.ObjectValue(), "context") != "templates/images/patroni" ||
+		str(b.ObjectValue(), "dockerfile") != "templates/images/patroni/Dockerfile" {
+		t.Errorf("Patroni image build %v, want context templates/images/patroni and its Dockerfile", b)
+	}
 	want := map[string]string{
 		"postgres":      tag,
 		"consul-server": remote(cfg.Images.Consul),
