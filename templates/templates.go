@@ -39,7 +39,9 @@ const (
 	PMMRegister     = "pmm/register.sh.tmpl"
 )
 
-var parsed = template.Must(template.New("").Funcs(template.FuncMap{
+// parsed holds every template. missingkey=error: a key a map does not
+// have fails the render instead of writing "<no value>" into a file.
+var parsed = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{
 	"path": Path,
 	"json": func(v any) (string, error) {
 		b, err := json.Marshal(v)

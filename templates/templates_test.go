@@ -168,3 +168,11 @@ func TestSharedPreloadLibrariesExtend(t *testing.T) {
 		t.Errorf("shared_preload_libraries = %q, want pg_stat_statements,auto_explain", got)
 	}
 }
+
+// A key the data lacks fails the render instead of writing "<no value>".
+func TestRenderMissingKeyFails(t *testing.T) {
+	out, err := Render(PMMAgentConfig, map[string]any{"Cluster": "pgha", "Node": "pgha-pg-1"})
+	if err == nil || !strings.Contains(err.Error(), "Server") {
+		t.Fatalf("render without Server: %v, output %q; want an error naming the key", err, out)
+	}
+}
