@@ -36,7 +36,8 @@ type PMMServer struct {
 	// TokenVolume holds the token; the clients mount it read-only.
 	TokenVolume pulumi.StringOutput
 	Name        pulumi.StringOutput `pulumi:"name"`
-	ExitCode    pulumi.IntOutput    `pulumi:"tokenJobExitCode"`
+	// ExitCode is the job's (unset while the cluster is stopped).
+	ExitCode pulumi.IntOutput `pulumi:"tokenJobExitCode"`
 }
 
 // pmmSecretFile is where the admin password is uploaded. PMM 3's server
@@ -101,12 +102,14 @@ func NewPMMServer(ctx *pulumi.Context, name string, args *PMMServerArgs, opts ..
 		return nil, err
 	}
 	p.TokenVolume = tokens.Name
+	outs := pulumi.Map{"name": p.Name}
 	if args.Runtime.Running {
 		if err := p.tokenJob(ctx, args); err != nil {
 			return nil, err
 		}
+		outs["tokenJobExitCode"] = p.ExitCode
 	}
-	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{"name": p.Name, "tokenJobExitCode": p.ExitCode}); err != nil {
+	if err := ctx.RegisterResourceOutputs(p, outs); err != nil {
 		return nil, err
 	}
 	return p, nil
