@@ -85,6 +85,12 @@ type HAProxy struct {
 	// CheckInterval is the health-check interval against Patroni's REST API.
 	CheckInterval string `json:"checkInterval"`
 	MaxConn       int    `json:"maxConn"`
+	// MaxReplicaLag (bytes) is how far behind the leader a replica may
+	// replay and still serve reads on the read port.
+	MaxReplicaLag int `json:"maxReplicaLag"`
+	// ReadFallback is where reads go when no replica qualifies: "leader"
+	// or "none" (the read port refuses them).
+	ReadFallback string `json:"readFallback"`
 }
 
 // PMM switches Percona Monitoring and Management on or off.

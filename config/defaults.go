@@ -41,6 +41,8 @@ func (c *Config) ApplyDefaults() {
 
 	str(&c.HAProxy.CheckInterval, "500ms")
 	num(&c.HAProxy.MaxConn, 2000)
+	num(&c.HAProxy.MaxReplicaLag, 1048576)
+	str(&c.HAProxy.ReadFallback, "leader")
 
 	boolean(&c.PMM.Enabled, true)
 

@@ -81,6 +81,7 @@ func TestLoadBad(t *testing.T) {
 		{"retrytimeout-low.bad.yaml", []string{"postgres.retryTimeout"}, []string{"2", "minimum 3"}},
 		{"timings-sum.bad.yaml", []string{"postgres.ttl"}, []string{"20", "= 24", "loop_wait + 2*retry_timeout <= ttl"}},
 		{"sync-too-few-nodes.bad.yaml", []string{"postgres.synchronousNodeCount"}, []string{"2 with synchronousMode on", "at least 3 nodes", "allowed"}},
+		{"haproxy-read-fallback.bad.yaml", []string{"haproxy.maxReplicaLag", "haproxy.readFallback"}, []string{"allowed"}},
 		{"sync-mode-unknown.bad.yaml", []string{"postgres.synchronousMode"}, []string{`"sometimes"`, "allowed: off, on, strict, quorum"}},
 		{"sync-mode-number.bad.yaml", []string{"postgres.synchronousMode"}, []string{"2 is not a valid synchronous mode", "allowed: off, on, strict, quorum"}},
 		{"sync-quorum-two-nodes.bad.yaml", []string{"postgres.synchronousMode"}, []string{"quorum", "at least 3 nodes", "postgres.nodes is 2", "allowed"}},

@@ -131,6 +131,11 @@ func (c Config) validateHAProxy(ps *Problems) {
 		ps.add("haproxy.checkInterval", "%s is not a whole number of milliseconds; allowed: e.g. 500ms, 1.5s", c.HAProxy.CheckInterval)
 	}
 	between(ps, "haproxy.maxConn", c.HAProxy.MaxConn, 1, 100000, "")
+	between(ps, "haproxy.maxReplicaLag", c.HAProxy.MaxReplicaLag, 0, 1<<40,
+		"bytes of WAL a replica may be behind in replay and still serve reads")
+	if f := c.HAProxy.ReadFallback; f != "leader" && f != "none" {
+		ps.add("haproxy.readFallback", "%q is not allowed; allowed: leader (reads go to the leader when no replica is within maxReplicaLag), none (the read port refuses them)", f)
+	}
 }
 
 func (c Config) validateTLS(ps *Problems) {

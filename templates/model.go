@@ -232,6 +232,7 @@ func HAProxyFile(c config.Config, v Values) (string, error) {
 	return Render(HAProxyConfig, map[string]any{
 		"Cluster": c.Cluster.Name, "MaxConn": c.HAProxy.MaxConn, "CheckInterval": haproxyTime(c.HAProxy.CheckInterval),
 		"StatsPassword": v.StatsPassword, "Alias": c.NodesAlias(), "Slots": config.MaxNodes,
+		"MaxReplicaLag": c.HAProxy.MaxReplicaLag, "ReadFallback": c.HAProxy.ReadFallback == "leader",
 	})
 }
 

@@ -71,6 +71,8 @@ func stackConfigs() []struct {
 	orders.Postgres.SynchronousNodeCount = 2
 	orders.Postgres.SynchronousMode = config.SyncQuorum
 	orders.HAProxy.CheckInterval = "1.5s" // HAProxy gets 1500ms
+	orders.HAProxy.ReadFallback = "none"
+	orders.HAProxy.MaxReplicaLag = 16 << 20
 	orders.Consul.Gossip = config.Gossip{ProbeInterval: "1s", ProbeTimeout: "500ms", SuspicionMult: 4}
 	orders.TLS.Algorithm = "RSA"
 	orders.TLS.RsaBits = 2048
