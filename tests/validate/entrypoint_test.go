@@ -30,3 +30,17 @@ func TestEntrypointRefusesAnotherMajorVersion(t *testing.T) {
 		t.Errorf("the image's own major version was refused:\n%s", r)
 	}
 }
+
+// A node container killed and started again keeps its socket lock file; the
+// entrypoint drops it before PostgreSQL starts (the PID in it may belong to
+// another process of the new container, and PostgreSQL would refuse to start:
+// seen on the lab, the old leader never rejoined after a node loss).
+func TestEntrypointDropsStaleSocketLock(t *testing.T) {
+	patroniImage.need(t)
+	r := run(t, nil, "docker", "run", "--rm", "--entrypoint", "sh", string(patroniImage), "-c",
+		`mkdir -p /run/postgresql && echo 58 > /run/postgresql/.s.PGSQL.5432.lock && touch /run/postgresql/.s.PGSQL.5432 &&
+		 exec /usr/local/bin/postgres-ha-entrypoint ls -A /run/postgresql`)
+	if r.code != 0 || strings.Contains(r.stdout, ".s.PGSQL") {
+		t.Errorf("want the socket and its lock file gone before the command runs:\n%s", r)
+	}
+}

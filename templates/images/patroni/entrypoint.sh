@@ -47,6 +47,12 @@ chmod 0700 "$DATA_DIR"
 mkdir -p "$SOCKET_DIR"
 chown "$PG_USER:$PG_USER" "$SOCKET_DIR"
 chmod 2775 "$SOCKET_DIR"
+# A container killed and started again keeps its socket lock file (the
+# directory is in the container's own layer, not a tmpfs), and the PID in it
+# may now be another process of this container: PostgreSQL then refuses to
+# start ("lock file .s.PGSQL.5432.lock already exists"), and the node never
+# rejoins. Nothing of PostgreSQL runs yet at this point: drop them.
+rm -f "$SOCKET_DIR"/.s.PGSQL.*
 
 # A data directory of another PostgreSQL major version (a stack deployed
 # with an older image) cannot be started by this one, and Patroni would
