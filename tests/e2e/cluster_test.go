@@ -265,68 +265,6 @@ func TestRouting(t *testing.T) {
 			t.Fatalf("read connections reached %d distinct replicas (%v), want at least 2", len(seen), seen)
 		}
 	})
-	t.Run("a replica beyond maxReplicaLag serves no reads; with none left the leader does", func(t *testing.T) {
-		if h.c.HAProxy.ReadFallback != "leader" {
-			t.Fatalf("the lab stack's readFallback is %q; this test wants leader", h.c.HAProxy.ReadFallback)
-		}
-		var replicas []string
-		for _, n := range h.nodes() {
-			if n != leader {
-				replicas = append(replicas, n)
-			}
-		}
-		// Replay paused on every replica (WAL still streams and flushes,
-		// so synchronous commits go on), then twice the lag limit of WAL.
-		resume := func() {
-			for _, n := range replicas {
-				if _, err := h.psql(ctx, n, "SELECT pg_wal_replay_resume()"); err != nil {
-					t.Errorf("resuming replay on %s: %v", n, err)
-				}
-			}
-		}
-		defer resume()
-		for _, n := range replicas {
-			if _, err := h.psql(ctx, n, "SELECT pg_wal_replay_pause()"); err != nil {
-				t.Fatalf("pausing replay on %s: %v", n, err)
-			}
-		}
-		rows := 2 * h.c.HAProxy.MaxReplicaLag / 100
-		if _, err := h.psql(ctx, leader, fmt.Sprintf(
-			"CREATE TABLE IF NOT EXISTS e2e_lag (v text); INSERT INTO e2e_lag SELECT repeat('x', 80) FROM generate_series(1, %d)", rows)); err != nil {
-			t.Fatal(err)
-		}
-		// Patroni's leader publishes its LSN every loop_wait; HAProxy sees
-		// the 503s after fall checks.
-		err := eventually(30*time.Second, 500*time.Millisecond, func() error {
-			for i := 0; i < 6; i++ {
-				n, rec, err := where(h.c.Ports.Read)
-				if err != nil {
-					return err
-				}
-				if rec || n != leader {
-					return errorf("read connection reached %s (in recovery %v), want the leader %s", n, rec, leader)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("with every replica paused behind the lag limit: %v", err)
-		}
-		resume()
-		err = eventually(30*time.Second, 500*time.Millisecond, func() error {
-			n, rec, err := where(h.c.Ports.Read)
-			if err == nil && (!rec || n == leader) {
-				err = errorf("read connection reached %s (in recovery %v)", n, rec)
-			}
-			return err
-		})
-		if err != nil {
-			t.Fatalf("after replay resumed, reads did not go back to the replicas: %v", err)
-		}
-		if _, err := h.psql(ctx, leader, "DROP TABLE e2e_lag"); err != nil {
-			t.Error(err)
-		}
-	})
 }
 
 // TestSecurity: TLS and ACLs are enforced at every entry point, and no
