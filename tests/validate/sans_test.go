@@ -87,8 +87,12 @@ func dials(t *testing.T, s *stack) []dial {
 	// Each slot of a server-template may hold any node: every node's
 	// certificate must verify for the names the slots dial.
 	servers := haproxySrv.FindAllStringSubmatch(cfg, -1)
-	if len(servers) != 2 {
-		t.Errorf("haproxy.cfg: %d server-template lines, want 2 (primary, replicas)", len(servers))
+	want := 2 // primary, replicas
+	if c.HAProxy.ReadFallback == "leader" {
+		want = 3 // and replicas-leader, the reads' fallback
+	}
+	if len(servers) != want {
+		t.Errorf("haproxy.cfg: %d server-template lines, want %d (primary, replicas, and replicas-leader with readFallback leader)", len(servers), want)
 	}
 	for _, m := range servers {
 		name, addr, opts := m[1], m[3], m[4]
