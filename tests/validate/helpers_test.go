@@ -252,11 +252,19 @@ func (im image) args(user string, env []string, name string, args ...string) []s
 	if user != "" {
 		a = append(a, "--user", user)
 	}
+	a = append(a, envByName(env)...)
+	return append(append(a, string(im)), args...)
+}
+
+// envByName is docker's --env flags for env ("K=V" each) by name only: the
+// values reach docker through its own environment, not its command line.
+func envByName(env []string) []string {
+	var a []string
 	for _, e := range env {
 		k, _, _ := strings.Cut(e, "=")
 		a = append(a, "--env", k)
 	}
-	return append(append(a, string(im)), args...)
+	return a
 }
 
 // run runs name in the image and returns how it ended.

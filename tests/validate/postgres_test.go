@@ -47,11 +47,7 @@ func (p *pgServer) psql(t *testing.T, password, conninfo, query string) result {
 // exec runs a command in the server's container, env passed by name.
 func (p *pgServer) exec(t *testing.T, env []string, name string, args ...string) result {
 	t.Helper()
-	a := []string{"exec"}
-	for _, e := range env {
-		k, _, _ := strings.Cut(e, "=")
-		a = append(a, "--env", k)
-	}
+	a := append([]string{"exec"}, envByName(env)...)
 	return run(t, env, "docker", append(append(a, p.container, name), args...)...)
 }
 
